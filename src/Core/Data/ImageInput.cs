@@ -1,0 +1,129 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace MLNetExtensions.Core.Data;
+
+/// <summary>
+/// How an image column enters a model: an <see cref="MLImage"/> column (ImageAnalytics) or a known-size float
+/// vector laid out C×H×W. Produces planar float CHW with <see cref="Channels"/> channels (grey images are repeated
+/// to 3 channels, RGB is averaged to 1). MLImage pixels are scaled to [0, 1]; vector values are taken as they are.
+/// </summary>
+public sealed record ImageInput(string ColumnName, int Channels, int Height, int Width)
+{
+    /// <summary>Floats per image.</summary>
+    public int Size => Channels * Height * Width;
+
+    /// <summary>
+    /// Resolves the geometry from a schema: a sized image column gives H×W; a vector column needs
+    /// <paramref name="declaredChannels"/>/<paramref name="declaredHeight"/>/<paramref name="declaredWidth"/> (or a 3-D vector type).
+    /// Throws naming the column and what was expected.
+    /// </summary>
+    public static ImageInput Resolve(DataViewSchema schema, string column, int modelChannels,
+        int? declaredChannels = null, int? declaredHeight = null, int? declaredWidth = null)
+    {
+        var col = schema.GetColumnOrNull(column) ?? throw SchemaError.Missing(column, "an image (MLImage) or a Vector<Single> of C×H×W pixels");
+        return Resolve(column, col.Type, modelChannels, declaredChannels, declaredHeight, declaredWidth);
+    }
+
+    internal static ImageInput Resolve(string column, DataViewType type, int modelChannels, int? c, int? h, int? w)
+    {
+        if (type is ImageDataViewType img)
+        {
+            if (img.Height == 0 || img.Width == 0)
+                throw new ArgumentException($"Column '{column}' is an image of unknown size; add mlContext.Transforms.ResizeImages(...) so its height and width are fixed.", nameof(column));
+            return new ImageInput(column, modelChannels, img.Height, img.Width);
+        }
+        if (type is VectorDataViewType vec && vec.ItemType == NumberDataViewType.Single && vec.IsKnownSize)
+        {
+            var dims = vec.Dimensions;
+            int cc = c ?? (dims.Length == 3 ? dims[0] : 0), hh = h ?? (dims.Length == 3 ? dims[1] : 0), ww = w ?? (dims.Length == 3 ? dims[2] : 0);
+            if (cc == 0 || hh == 0 || ww == 0)
+            {
+                if (dims.Length == 1 && h == null && w == null)
+                {
+                    // A flat vector of a square image: infer 1 or 3 channels.
+                    foreach (var ch in new[] { c ?? 1, 3 })
+                    {
+                        var side = (int)Math.Round(Math.Sqrt(vec.Size / (double)ch));
+                        if (side * side * ch == vec.Size) { cc = ch; hh = ww = side; break; }
+                    }
+                }
+                if (cc == 0) throw new ArgumentException($"Column '{column}' is a flat Vector<Single> of {vec.Size} values; declare its channels, height and width in the options.", nameof(column));
+            }
+            if (cc * hh * ww != vec.Size)
+                throw new ArgumentException($"Column '{column}' has {vec.Size} values but the declared image is {cc}×{hh}×{ww} = {cc * hh * ww}.", nameof(column));
+            if (cc != 1 && cc != 3) throw new ArgumentException($"Column '{column}': expected 1 or 3 channels, got {cc}.", nameof(column));
+            return new ImageInput(column, modelChannels, hh, ww) { SourceChannels = cc, IsVector = true };
+        }
+        throw SchemaError.WrongType(column, "an image (MLImage) or a known-size Vector<Single> of C×H×W pixels", type);
+    }
+
+    /// <summary>Channels of a vector source (1 or 3).</summary>
+    public int SourceChannels { get; init; } = 3;
+
+    /// <summary>True when the source column is a float vector rather than an MLImage.</summary>
+    public bool IsVector { get; init; }
+
+    /// <summary>Creates a per-cursor reader that writes one image into a span of <see cref="Size"/> floats.</summary>
+    public IRowFiller CreateFiller(DataViewRow row) =>
+        IsVector ? new VectorFiller(this, row) : new ImageFiller(this, row);
+
+    private sealed class VectorFiller : IRowFiller
+    {
+        private readonly ImageInput _spec;
+        private readonly ValueGetter<VBuffer<float>> _get;
+        private VBuffer<float> _buf;
+        public VectorFiller(ImageInput spec, DataViewRow row) { _spec = spec; _get = row.GetGetter<VBuffer<float>>(row.Schema[spec.ColumnName]); }
+        public int Size => _spec.Size;
+        public void Fill(Span<float> dst)
+        {
+            _get(ref _buf);
+            var src = _buf.DenseValues().ToArray();
+            int plane = _spec.Height * _spec.Width;
+            foreach (var v in src)
+                if (float.IsNaN(v) || float.IsInfinity(v))
+                    throw new InvalidDataException($"Column '{_spec.ColumnName}' contains NaN or infinity; images must be finite.");
+            if (_spec.SourceChannels == _spec.Channels) src.CopyTo(dst);
+            else if (_spec.SourceChannels == 1)
+                for (int c = 0; c < _spec.Channels; c++) src.AsSpan(0, plane).CopyTo(dst.Slice(c * plane, plane));
+            else
+                for (int i = 0; i < plane; i++) dst[i] = (src[i] + src[plane + i] + src[2 * plane + i]) / 3f;
+        }
+    }
+
+    private sealed class ImageFiller : IRowFiller
+    {
+        private readonly ImageInput _spec;
+        private readonly ValueGetter<MLImage> _get;
+        private MLImage? _img;
+        public ImageFiller(ImageInput spec, DataViewRow row) { _spec = spec; _get = row.GetGetter<MLImage>(row.Schema[spec.ColumnName]); }
+        public int Size => _spec.Size;
+        public void Fill(Span<float> dst)
+        {
+            _get(ref _img!); // the getter disposes the previous image itself (ImageAnalytics contract)
+            var img = _img ?? throw new InvalidDataException($"Column '{_spec.ColumnName}' has a missing image.");
+            if (img.Height != _spec.Height || img.Width != _spec.Width)
+                throw new InvalidDataException($"Column '{_spec.ColumnName}': image is {img.Width}×{img.Height}, expected {_spec.Width}×{_spec.Height}.");
+            var px = img.Pixels; // 4 bytes per pixel, BGRA or RGBA
+            bool bgra = img.PixelFormat == MLPixelFormat.Bgra32;
+            int plane = _spec.Height * _spec.Width;
+            const float s = 1f / 255f;
+            for (int i = 0; i < plane; i++)
+            {
+                float r = px[4 * i + (bgra ? 2 : 0)] * s, g = px[4 * i + 1] * s, b = px[4 * i + (bgra ? 0 : 2)] * s;
+                if (_spec.Channels == 3) { dst[i] = r; dst[plane + i] = g; dst[2 * plane + i] = b; }
+                else dst[i] = (r + g + b) / 3f;
+            }
+        }
+    }
+}
+
+/// <summary>Writes one row's value of one input into a float span (a per-cursor object).</summary>
+public interface IRowFiller
+{
+    /// <summary>Floats written per row.</summary>
+    int Size { get; }
+    /// <summary>Reads the current row into <paramref name="dst"/>.</summary>
+    void Fill(Span<float> dst);
+}

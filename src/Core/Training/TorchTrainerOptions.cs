@@ -1,0 +1,113 @@
+using Microsoft.ML;
+
+namespace MLNetExtensions.Core.Training;
+
+/// <summary>Learning-rate schedule over optimisation steps.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>Constant learning rate (after warm-up).</summary>
+    Constant,
+    /// <summary>Cosine decay from <see cref="TorchTrainerOptions.LearningRate"/> to <see cref="TorchTrainerOptions.MinLearningRate"/> (timm's default for the methods in this suite).</summary>
+    Cosine,
+    /// <summary>Linear decay to <see cref="TorchTrainerOptions.MinLearningRate"/>.</summary>
+    Linear,
+}
+
+/// <summary>
+/// Options every TorchSharp trainer of the suite shares. Defaults are documented per property; components derive
+/// from this class and add their architecture options.
+/// </summary>
+public abstract class TorchTrainerOptions
+{
+    /// <summary>Key-typed label column. Default <c>Label</c>.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+    /// <summary>Output scores column. Default <c>Score</c>.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+    /// <summary>Output predicted key column. Default <c>PredictedLabel</c>.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>Rows per optimisation step. Default 64.</summary>
+    public int BatchSize { get; set; } = 64;
+    /// <summary>Maximum passes over the training data. Default 3.</summary>
+    public int MaxEpochs { get; set; } = 3;
+    /// <summary>Peak learning rate of AdamW. Default 2e-3.</summary>
+    public double LearningRate { get; set; } = 2e-3;
+    /// <summary>Final learning rate of the decaying schedules. Default 1e-5.</summary>
+    public double MinLearningRate { get; set; } = 1e-5;
+    /// <summary>Schedule after warm-up. Default <see cref="LearningRateSchedule.Cosine"/>.</summary>
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
+    /// <summary>Linear warm-up length in steps (0 = none). Default 0.</summary>
+    public int WarmupSteps { get; set; }
+    /// <summary>AdamW decoupled weight decay. Default 0.05 (timm/DeiT recipes).</summary>
+    public double WeightDecay { get; set; } = 0.05;
+    /// <summary>Clip the global gradient norm to this value (0 = off). Default 0.</summary>
+    public double GradientClipNorm { get; set; }
+    /// <summary>Label smoothing of the cross-entropy loss. Default 0.1 (as the official recipes).</summary>
+    public double LabelSmoothing { get; set; } = 0.1;
+
+    /// <summary>Random seed for weights, dropout and shuffling. Null = the MLContext's seed (if it has one). Default null.</summary>
+    public int? Seed { get; set; }
+    /// <summary>Device: <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (CUDA when available). Null = from MLContext (GpuDeviceId/FallbackToCpu), else CPU.</summary>
+    public string? Device { get; set; }
+    /// <summary>Shuffle the training rows every epoch. Default true.</summary>
+    public bool Shuffle { get; set; } = true;
+    /// <summary>Rows held for shuffling when the data view cannot shuffle itself. Default 1024.</summary>
+    public int ShuffleBufferSize { get; set; } = 1024;
+
+    /// <summary>Optional validation data, scored after every epoch (accuracy for classifiers).</summary>
+    public IDataView? ValidationSet { get; set; }
+    /// <summary>Stop after this many epochs without validation improvement (null = never). Needs <see cref="ValidationSet"/>. Default null.</summary>
+    public int? EarlyStoppingPatience { get; set; }
+    /// <summary>Smallest validation improvement that counts. Default 0.</summary>
+    public double EarlyStoppingMinDelta { get; set; }
+    /// <summary>Return the weights of the best validation epoch rather than the last. Default true.</summary>
+    public bool RestoreBestWeights { get; set; } = true;
+
+    /// <summary>Folder for periodic training checkpoints (weights, optimizer state, progress); null = none. Default null.</summary>
+    public string? CheckpointDirectory { get; set; }
+    /// <summary>Resume from the latest checkpoint in <see cref="CheckpointDirectory"/> if one exists. Default true.</summary>
+    public bool ResumeFromCheckpoint { get; set; } = true;
+
+    /// <summary>Optional PyTorch state-dict file (.pt/.pth, <c>torch.save(model.state_dict())</c>) to start from. Never a URL.</summary>
+    public string? PretrainedWeightsPath { get; set; }
+
+    /// <summary>Receives a report after every logged step and every epoch, on the training thread.</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+    /// <summary>Checked between batches; cancellation throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; set; }
+    /// <summary>Trace-log and report progress every N steps. Default 50.</summary>
+    public int LogEveryNSteps { get; set; } = 50;
+
+    /// <summary>Rows per forward pass when the fitted model transforms data. Default 64.</summary>
+    public int InferenceBatchSize { get; set; } = 64;
+
+    /// <summary>Validates the shared options; throws naming the offending option.</summary>
+    public virtual void Validate()
+    {
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (MaxEpochs < 1) throw new ArgumentOutOfRangeException(nameof(MaxEpochs), MaxEpochs, "MaxEpochs must be at least 1.");
+        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
+        if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, "MinLearningRate must be in [0, LearningRate].");
+        if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0.");
+        if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "WarmupSteps must be ≥ 0.");
+        if (LabelSmoothing < 0 || LabelSmoothing >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be ≥ 1 or null.");
+        if (EarlyStoppingPatience != null && ValidationSet == null) throw new ArgumentException("EarlyStoppingPatience needs a ValidationSet.", nameof(EarlyStoppingPatience));
+        if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (PretrainedWeightsPath != null && !File.Exists(PretrainedWeightsPath))
+            throw new FileNotFoundException($"PretrainedWeightsPath '{PretrainedWeightsPath}' does not exist.", PretrainedWeightsPath);
+        TorchDevices.Parse(Device); // throws on a malformed device string
+    }
+}
+
+/// <summary>A progress report of a training run.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Step">Global optimisation step (1-based).</param>
+/// <param name="StepsPerEpoch">Steps per epoch when known (after the first epoch or from the row count).</param>
+/// <param name="TrainLoss">Mean training loss over the epoch so far.</param>
+/// <param name="LearningRate">Current learning rate.</param>
+/// <param name="ValidationMetric">Validation metric at the end of the epoch (null mid-epoch or without validation).</param>
+/// <param name="EpochCompleted">True for the end-of-epoch report.</param>
+/// <param name="Elapsed">Time since training started.</param>
+public sealed record TrainingProgress(int Epoch, long Step, long? StepsPerEpoch, double TrainLoss, double LearningRate,
+    double? ValidationMetric, bool EpochCompleted, TimeSpan Elapsed);

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using MLNetExtensions.Core.IO;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Core.Training;
+
+/// <summary>Where a run stands, saved with each checkpoint.</summary>
+public sealed record TrainingCheckpointState(int Epoch, long Step, long? StepsPerEpoch, double? BestMetric, int? BestEpoch, int EpochsSinceBest);
+
+/// <summary>
+/// Periodic training checkpoints in a folder: <c>latest/</c> holds weights (safetensors), optimizer state and
+/// progress JSON with a SHA-256 manifest. Each save writes a fresh folder and swaps it in with renames, so a crash
+/// mid-write leaves the previous checkpoint intact; a corrupt checkpoint is detected by the manifest and reported.
+/// </summary>
+public sealed class TrainingCheckpointStore
+{
+    private readonly string _dir;
+    public TrainingCheckpointStore(string directory) { _dir = directory; Directory.CreateDirectory(directory); }
+
+    private string Latest => Path.Combine(_dir, "latest");
+    private string BestFile => Path.Combine(_dir, "best.safetensors");
+
+    public void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
+    {
+        var tmp = Path.Combine(_dir, $"latest.tmp-{Environment.ProcessId}");
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        using (var fs = File.Create(Path.Combine(tmp, "model.safetensors")))
+            SafeTensors.Write(fs, model.state_dict());
+        opt.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
+        File.WriteAllText(Path.Combine(tmp, "state.json"), JsonSerializer.Serialize(state));
+        WriteManifest(tmp);
+        if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
+        // Swap: latest -> latest.old, tmp -> latest, delete old. Every instant has a complete checkpoint on disk.
+        var old = Latest + ".old";
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(Latest)) Directory.Move(Latest, old);
+        Directory.Move(tmp, Latest);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+    }
+
+    public bool TryLoadLatest(nn.Module model, OptimizerHelper opt, out TrainingCheckpointState state)
+    {
+        state = null!;
+        var dir = Directory.Exists(Latest) ? Latest : Directory.Exists(Latest + ".old") ? Latest + ".old" : null;
+        if (dir == null) return false;
+        VerifyManifest(dir);
+        state = JsonSerializer.Deserialize<TrainingCheckpointState>(File.ReadAllText(Path.Combine(dir, "state.json")))
+            ?? throw new InvalidDataException($"Checkpoint '{dir}' has an empty state.json.");
+        Dictionary<string, Tensor> weights;
+        using (var fs = File.OpenRead(Path.Combine(dir, "model.safetensors"))) weights = SafeTensors.Read(fs);
+        LoadInto(model, weights, dir);
+        opt.load_state_dict(Path.Combine(dir, "optimizer.bin"));
+        return true;
+    }
+
+    public Dictionary<string, Tensor>? TryLoadBest()
+    {
+        if (!File.Exists(BestFile)) return null;
+        using var fs = File.OpenRead(BestFile);
+        return SafeTensors.Read(fs);
+    }
+
+    internal static void LoadInto(nn.Module model, Dictionary<string, Tensor> weights, string source)
+    {
+        var sd = model.state_dict();
+        var missing = sd.Keys.Except(weights.Keys).ToList();
+        if (missing.Count > 0) throw new InvalidDataException($"Checkpoint '{source}' lacks {missing.Count} tensors of this model (e.g. '{missing[0]}'); it belongs to another architecture.");
+        using (torch.no_grad())
+            foreach (var (k, v) in sd)
+            {
+                var w = weights[k];
+                if (!w.shape.SequenceEqual(v.shape)) throw new InvalidDataException($"Checkpoint '{source}': tensor '{k}' has shape [{string.Join(",", w.shape)}], model expects [{string.Join(",", v.shape)}].");
+                v.copy_(w);
+            }
+        foreach (var t in weights.Values) t.Dispose();
+    }
+
+    private static void WriteManifest(string dir)
+    {
+        var lines = Directory.GetFiles(dir).Where(f => Path.GetFileName(f) != "manifest.sha256").OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => $"{Hash(f)}  {Path.GetFileName(f)}");
+        File.WriteAllLines(Path.Combine(dir, "manifest.sha256"), lines);
+    }
+
+    private static void VerifyManifest(string dir)
+    {
+        var manifest = Path.Combine(dir, "manifest.sha256");
+        if (!File.Exists(manifest)) throw new InvalidDataException($"Checkpoint '{dir}' has no manifest; it is incomplete or corrupt.");
+        foreach (var line in File.ReadAllLines(manifest))
+        {
+            var parts = line.Split("  ", 2);
+            var file = Path.Combine(dir, parts[1]);
+            if (!File.Exists(file) || Hash(file) != parts[0])
+                throw new InvalidDataException($"Checkpoint file '{file}' is missing or corrupt (checksum mismatch).");
+        }
+    }
+
+    private static string Hash(string file)
+    {
+        using var s = File.OpenRead(file);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(s));
+    }
+}
