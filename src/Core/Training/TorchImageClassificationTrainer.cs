@@ -50,13 +50,13 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         options.Validate();
         Env = env;
         Host = env.Register(name);
-        Options = options;
+        TrainerOptions = options;
     }
 
     protected IHostEnvironment Env { get; }
     protected IHost Host { get; }
     /// <summary>The options this trainer was created with.</summary>
-    public TOptions Options { get; }
+    public TOptions TrainerOptions { get; }
     /// <summary>Summary of the last <see cref="Fit"/> (epochs, losses, validation history).</summary>
     public TrainingSummary? LastTrainingSummary { get; private set; }
 
@@ -80,13 +80,13 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        SchemaError.CheckKeyLabel(inputSchema, Options.LabelColumnName);
-        var found = inputSchema.Where(c => c.Name == Options.ImageColumnName).ToList();
-        if (found.Count == 0) throw SchemaError.Missing(Options.ImageColumnName, "an image (MLImage) or a Vector<Single> of C×H×W pixels");
+        SchemaError.CheckKeyLabel(inputSchema, TrainerOptions.LabelColumnName);
+        var found = inputSchema.Where(c => c.Name == TrainerOptions.ImageColumnName).ToList();
+        if (found.Count == 0) throw SchemaError.Missing(TrainerOptions.ImageColumnName, "an image (MLImage) or a Vector<Single> of C×H×W pixels");
         var img = found[^1];
         bool isImage = img.ItemType.GetType().Name == "ImageDataViewType";
         if (!isImage && !(img.ItemType == NumberDataViewType.Single && img.Kind == SchemaShape.Column.VectorKind.Vector))
-            throw SchemaError.WrongType(Options.ImageColumnName, "an image (MLImage) or a known-size Vector<Single> of C×H×W pixels", $"{img.Kind} {img.ItemType}");
+            throw SchemaError.WrongType(TrainerOptions.ImageColumnName, "an image (MLImage) or a known-size Vector<Single> of C×H×W pixels", $"{img.Kind} {img.ItemType}");
         var cols = inputSchema.ToDictionary(c => c.Name);
         var scoreMeta = new SchemaShape(new[]
         {
@@ -97,15 +97,15 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
             MLNetInternals.MakeColumn(ColumnNames.TrainingLabelValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
         });
         var predMeta = new SchemaShape(new[] { MLNetInternals.MakeColumn(ColumnNames.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        cols[Options.ScoreColumnName] = MLNetInternals.MakeColumn(Options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreMeta);
-        cols[Options.PredictedLabelColumnName] = MLNetInternals.MakeColumn(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, predMeta);
+        cols[TrainerOptions.ScoreColumnName] = MLNetInternals.MakeColumn(TrainerOptions.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreMeta);
+        cols[TrainerOptions.PredictedLabelColumnName] = MLNetInternals.MakeColumn(TrainerOptions.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, predMeta);
         return new SchemaShape(cols.Values);
     }
 
     public TorchImageClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var o = Options;
+        var o = TrainerOptions;
         // 1. Everything that can be checked without training, first.
         int numClasses = SchemaError.CheckKeyLabel(input.Schema, o.LabelColumnName);
         var spec = ImageInput.Resolve(input.Schema, o.ImageColumnName, 3, o.ImageChannels, o.ImageHeight, o.ImageWidth);

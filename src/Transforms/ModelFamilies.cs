@@ -1,0 +1,15 @@
+using System.Text.Json;
+using MLNetExtensions.Core.Inference;
+using MLNetExtensions.Transforms.Baselines;
+
+namespace MLNetExtensions;
+
+/// <summary>Every model family's registration with <see cref="TorchModelRegistry"/> (architecture name → factory).</summary>
+internal static class ModelFamilies
+{
+    internal static readonly Action[] All =
+    {
+        () => TorchModelRegistry.Register(SimpleConvNet.Architecture,
+            (json, classes) => new SimpleConvNet(JsonSerializer.Deserialize<SimpleConvNetConfig>(json)!, classes)),
+    };
+}
