@@ -66,6 +66,11 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
     protected abstract string ConfigJson { get; }
     /// <summary>Throws a clear error when the model cannot take images of this size.</summary>
     protected abstract void CheckImageSize(string column, int height, int width);
+    /// <summary>
+    /// Turns the trained network into its served form (e.g. BatchNorm folded into convolutions) and returns the
+    /// config JSON that rebuilds that form at load time. Default: unchanged.
+    /// </summary>
+    protected virtual string PrepareForServing(nn.Module<Tensor, Tensor> model) => ConfigJson;
     /// <summary>Maps official checkpoint keys/tensors onto this model before loading (default: as they are).</summary>
     protected virtual void LoadPretrained(nn.Module<Tensor, Tensor> model, string path)
     {
@@ -139,6 +144,8 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
                 using var ch = Host.Start("Train");
                 ch.Warning(MessageSensitivity.None, $"{task.Skipped} rows had a missing label and were skipped.");
             }
+            model.eval();
+            description = description with { ConfigJson = PrepareForServing(model) };
             return new TorchImageClassificationTransformer(Env, description, model, device, o.InferenceBatchSize);
         }
         catch
