@@ -166,7 +166,7 @@ public static class SelectiveScan
             var chunks = dtp.reshape(p.Batch, p.Groups, p.PerGroup, nc, T);
             // Span of the chunk-local cumulative sum: Σ Δ over steps 2..T of the chunk.
             var span = chunks.narrow(-1, 1, T - 1).sum(-1);                              // (Bt,G,Dg,nc)
-            var worst = (span * aMax).max().item<double>() * 0.5;
+            var worst = (span * aMax).max().to_type(ScalarType.Float64).item<double>() * 0.5;
             // NaN inputs give NaN outputs whatever the chunk length, so do not shrink for them.
             if (double.IsNaN(worst) || worst <= MaxChunkExponent) return T;
             T /= 2;
