@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.TinyViM;
 
 namespace MLNetExtensions;
 
@@ -11,5 +12,6 @@ internal static class ModelFamilies
     {
         () => TorchModelRegistry.Register(SimpleConvNet.Architecture,
             (json, classes) => new SimpleConvNet(JsonSerializer.Deserialize<SimpleConvNetConfig>(json)!, classes)),
+        () => TorchModelRegistry.Register(TinyViMArchitecture.Name, TinyViMArchitecture.Build),
     };
 }

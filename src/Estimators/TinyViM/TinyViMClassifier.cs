@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Training;
@@ -24,9 +23,6 @@ namespace MLNetExtensions.Estimators.TinyViM;
 /// </remarks>
 public sealed class TinyViMClassifier : TorchImageClassificationTrainer<TinyViMClassifier.Options>
 {
-    /// <summary>Architecture name of TinyViM in the model registry.</summary>
-    public const string Architecture = "tinyvim";
-
     /// <summary>TinyViM options. Defaults follow the official recipe where they transfer to small data.</summary>
     public sealed class Options : ImageClassifierOptions
     {
@@ -51,17 +47,14 @@ public sealed class TinyViMClassifier : TorchImageClassificationTrainer<TinyViMC
         }
     }
 
-    /// <summary>Serialised architecture: config, heads and whether the weights are in deploy form.</summary>
-    internal sealed record ArchitectureSpec(TinyViMConfig Config, bool Distillation, bool Deployed);
-
     internal TinyViMClassifier(IHostEnvironment env, Options options) : base(env, options, nameof(TinyViMClassifier))
     {
         MLNetExtensionsRegistration.EnsureModelFamilies();
     }
 
-    protected override string Architecture => TinyViMClassifier.Architecture;
+    protected override string Architecture => TinyViMArchitecture.Name;
 
-    protected override string ConfigJson => JsonSerializer.Serialize(new ArchitectureSpec(TrainerOptions.Resolve(), TrainerOptions.Distillation, false));
+    protected override string ConfigJson => new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, false).ToJson();
 
     protected override void CheckImageSize(string column, int height, int width)
     {
@@ -75,15 +68,6 @@ public sealed class TinyViMClassifier : TorchImageClassificationTrainer<TinyViMC
     {
         if (!TrainerOptions.DeployForInference) return ConfigJson;
         ((TinyViMModel)model).SwitchToDeploy();
-        return JsonSerializer.Serialize(new ArchitectureSpec(TrainerOptions.Resolve(), TrainerOptions.Distillation, true));
-    }
-
-    /// <summary>Builds the network for a saved spec (deploy form first, so the folded weights load).</summary>
-    internal static nn.Module<Tensor, Tensor> Build(string json, int numClasses)
-    {
-        var spec = JsonSerializer.Deserialize<ArchitectureSpec>(json) ?? throw new InvalidDataException("Empty TinyViM architecture spec.");
-        var model = new TinyViMModel(spec.Config, numClasses, spec.Distillation);
-        if (spec.Deployed) model.SwitchToDeploy();
-        return model;
+        return new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, true).ToJson();
     }
 }
