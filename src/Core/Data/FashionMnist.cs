@@ -28,7 +28,8 @@ public static class FashionMnist
     /// <summary>Where the data comes from: a folder, or null for the embedded subset.</summary>
     public static string? LocateDirectory(string? directory = null)
     {
-        foreach (var d in new[] { directory, Environment.GetEnvironmentVariable("FASHION_MNIST_DIR"), DebianDirectory })
+        var candidates = directory != null ? new[] { directory } : new[] { Environment.GetEnvironmentVariable("FASHION_MNIST_DIR"), DebianDirectory };
+        foreach (var d in candidates)
             if (!string.IsNullOrEmpty(d) && File.Exists(Path.Combine(d, FileName(FashionMnistSplit.Train, true))))
                 return d;
         if (directory != null) throw new DirectoryNotFoundException($"Fashion-MNIST files ({FileName(FashionMnistSplit.Train, true)} …) were not found in '{directory}'.");

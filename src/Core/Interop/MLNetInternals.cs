@@ -144,6 +144,11 @@ internal static class MLNetInternals
         bool isKey, SchemaShape? annotations = null) =>
         (SchemaShape.Column)SchemaColumnCtor.Value.Invoke(new object?[] { name, kind, itemType, isKey, annotations ?? new SchemaShape(Array.Empty<SchemaShape.Column>()) });
 
+    private static readonly Lazy<MethodInfo> ShapeCreate = new(() => M(typeof(SchemaShape), "Create", typeof(DataViewSchema)));
+
+    /// <summary>The <see cref="SchemaShape"/> of a schema (ML.NET's <c>SchemaShape.Create</c> is internal).</summary>
+    internal static SchemaShape ShapeOf(DataViewSchema schema) => (SchemaShape)ShapeCreate.Value.Invoke(null, new object[] { schema })!;
+
     /// <summary>True when ML.NET's own cancellation (e.g. AutoML's CancelExecution) has been requested on the host.</summary>
     internal static bool IsCanceled(IHostEnvironment env)
     {
