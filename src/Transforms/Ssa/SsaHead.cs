@@ -153,7 +153,7 @@ public sealed class SsaHead : SegmentationHead
         // Semantic teacher centres: batch-pooled, so one set shared by every image.
         var w = Prototypes;
         var counts = mask.sum(new long[] { 0, 2 }).unsqueeze(-1);                                // K,1
-        var centres = torch.matmul(mask, x).sum(0) / (counts + Eps);                             // K,C
+        var centres = torch.matmul(mask, x).sum(new long[] { 0 }) / (counts + Eps);                          // K,C
         var semantic = torch.where(counts.gt(0), centres, w.detach());
         var gtProto = gt_center_content_proj.call(torch.cat(new[] { semantic, w }, -1)).unsqueeze(0).expand(b, -1, -1);
 
