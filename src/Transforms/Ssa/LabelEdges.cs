@@ -11,7 +11,8 @@ namespace MLNetExtensions.Transforms.Ssa;
 /// <remarks>
 /// With thresholds 0.1/0.2 OpenCV's integer thresholds are both 0, so every pixel that survives non-maximum suppression
 /// with a non-zero L1 Sobel magnitude is an edge (hysteresis then keeps all of them). This port reproduces OpenCV's
-/// 3×3 Sobel (replicated border), its L1 magnitude and its fixed-point NMS direction test, so no OpenCV is needed.
+/// 3×3 Sobel (replicated border), its L1 magnitude and its fixed-point NMS direction test (strict comparisons on
+/// diagonals), so no OpenCV is needed; checked bit-for-bit against OpenCV 4.6.0 on six label maps (see the tests).
 /// The official code hard-codes border 6; at small feature maps (e.g. 16×16) that leaves only the centre, so the
 /// border is a parameter.
 /// </remarks>
@@ -81,7 +82,7 @@ public static class LabelEdges
                     else
                     {
                         int s = (xs ^ ys) < 0 ? -1 : 1;
-                        keep = m > M(y - 1, x - s) && m >= M(y + 1, x + s);
+                        keep = m > M(y - 1, x - s) && m > M(y + 1, x + s); // strict on both sides here, as OpenCV
                     }
                 }
                 // High threshold floor(0.2) = 0: every survivor is strong or 8-connected to a strong one, so hysteresis keeps all.

@@ -48,3 +48,24 @@ public class LabelEdgesTests
         Assert.Throws<ArgumentException>(() => LabelEdges.Compute(torch.zeros(new long[] { 10, 10 }, ScalarType.Int64)));
     }
 }
+
+public class LabelEdgesOpenCvReferenceTests
+{
+    private static string Bits(bool[] a) => string.Concat(a.Select(v => v ? '1' : '0'));
+
+    [Fact]
+    public void MatchesOpenCvCannyBasedGetBd()
+    {
+        using var scope = torch.NewDisposeScope();
+        foreach (var c in CannyReferenceData.Cases)
+        {
+            Assert.Equal(c.Canny, Bits(LabelEdges.Canny(c.H, c.W, c.Label.Select(v => (int)(byte)v).ToArray())));
+            var label = torch.tensor(c.Label.Select(v => (long)v).ToArray(), new long[] { 1, c.H, c.W });
+            foreach (var (border, expected) in new[] { (0, c.Border0), (2, c.Border2), (6, c.Border6) })
+            {
+                var edges = LabelEdges.Compute(label, border).flatten().data<float>().ToArray();
+                Assert.Equal(expected, string.Concat(edges.Select(v => v > 0 ? '1' : '0')));
+            }
+        }
+    }
+}
