@@ -233,3 +233,31 @@ public class SsaHeadTests
         Assert.True(float.IsFinite(loss.Total.item<float>()));
     }
 }
+
+public class SsaHeadLeakTests
+{
+    [Fact]
+    public void TrainingStepsAndInferenceLeaveNoLiveTensors()
+    {
+        torch.manual_seed(0);
+        using var head = new SsaHead(new SsaHeadConfig(8, 4, EdgeBorder: 1));
+        using var feat = SsaTestData.Features(2, 8, 6, 6, 1);
+        using var label = SsaTestData.Labels(2, 24, 24, 4, 2);
+        using var opt = torch.optim.SGD(head.parameters(), 0.01);
+        void Step()
+        {
+            using var scope = torch.NewDisposeScope();
+            head.train();
+            opt.zero_grad();
+            head.Loss(head.Run(feat), label).Total.backward();
+            opt.step();
+            head.eval();
+            using var _ = torch.no_grad();
+            head.call(feat);
+        }
+        Step(); // warm-up: gradients and optimizer state are created once
+        DisposeScopeManager.Statistics.Reset();
+        for (int i = 0; i < 3; i++) Step();
+        Assert.Equal(0, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+}
