@@ -41,7 +41,12 @@ public abstract class SegmentationHead : nn.Module<Tensor, Tensor>
     public abstract SegmentationHeadOutput Run(Tensor feature);
 
     /// <summary>Class logits B×K×h×w at feature resolution (the official <c>forward_test</c> output).</summary>
-    public override Tensor forward(Tensor feature) => Run(feature).Logits;
+    public override Tensor forward(Tensor feature)
+    {
+        // The intermediate outputs of Run are released here; only the logits leave.
+        using var scope = torch.NewDisposeScope();
+        return Run(feature).Logits.MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// Total training loss and its named terms for an output of <see cref="Run"/> and an integer label map
