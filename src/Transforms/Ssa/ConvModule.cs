@@ -1,0 +1,33 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace MLNetExtensions.Transforms.Ssa;
+
+/// <summary>
+/// mmcv <c>ConvModule</c> with BatchNorm and ReLU (conv without bias since a norm follows):
+/// keys <c>conv.weight</c>, <c>bn.weight</c>, <c>bn.bias</c>, <c>bn.running_mean</c>, <c>bn.running_var</c>, <c>bn.num_batches_tracked</c>.
+/// </summary>
+public sealed class ConvModule : Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv;
+    private readonly BatchNorm2d bn;
+    private readonly ReLU activate;
+
+    /// <summary>Creates a k×k conv (padding k/2) + BN + ReLU.</summary>
+    public ConvModule(int inChannels, int outChannels, int kernelSize = 1) : base(nameof(ConvModule))
+    {
+        conv = Conv2d(inChannels, outChannels, kernelSize, padding: kernelSize / 2, bias: false);
+        bn = BatchNorm2d(outChannels);
+        activate = ReLU();
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        return activate.call(bn.call(conv.call(x))).MoveToOuterDisposeScope();
+    }
+}
