@@ -151,6 +151,22 @@ public sealed class LlmJudgeEvaluatorTests : IDisposable
     }
 
     [Fact]
+    public async Task AlwaysTimingOutBecomesAClearFailure()
+    {
+        using var server = new LoopbackOpenAIServer(_ => ScriptedReply.Hang(TimeSpan.FromSeconds(30)));
+        var o = Options(server.Endpoint, null, JudgeDimension.Fluency);
+        o.RequestTimeout = TimeSpan.FromMilliseconds(600);
+        o.MaxRetries = 1;
+        var report = await LlmJudgeEvaluator.Create(o).EvaluateAsync(Items().Take(1));
+        var v = report.Documents[0].Verdicts[0];
+        Assert.Equal(JudgeStatus.Failed, v.Status);
+        Assert.Equal(2, v.Attempts);
+        Assert.Contains("timed out", v.Error);
+        Assert.Null(report.Documents[0].Fluency);
+        Assert.True(double.IsNaN(report.SystemMean("sysA", "fluency").Mean));
+    }
+
+    [Fact]
     public async Task PersistentErrorsBecomeAClearPerItemFailureWithoutStoppingTheRun()
     {
         using var server = new LoopbackOpenAIServer(r =>
@@ -302,5 +318,57 @@ public sealed class LlmJudgeEvaluatorTests : IDisposable
         var e = await Assert.ThrowsAsync<ArgumentException>(() => judge.EvaluateAsync(data, referenceColumn: "Ref"));
         Assert.Contains("'Ref'", e.Message);
         Assert.Contains("'Reference'", e.Message);                 // lists the available columns
+    }
+
+    [Fact]
+    public async Task ReferenceBasedDimensionsAreSkippedWithoutReferenceAndSourceAwareShowsTheSource()
+    {
+        using var server = new LoopbackOpenAIServer(GoodJudge);
+        var judge = LlmJudgeEvaluator.Create(Options(server.Endpoint));
+        var noRef = await judge.EvaluateAsync(new[] { new JudgeItem("d9", "sysA", Ref1, Reference: null, TargetLanguage: "en") });
+        Assert.Equal(1, server.Count);                             // only Fluency is asked
+        Assert.Equal(new[] { JudgeStatus.Ok, JudgeStatus.Skipped, JudgeStatus.Skipped }, noRef.Documents[0].Verdicts.Select(v => v.Status));
+        Assert.Contains("reference-based", noRef.Documents[0].Verdicts[1].Error);
+
+        var o = Options(server.Endpoint, null, JudgeDimension.Accuracy);
+        o.SourceAware = true;
+        // A document that itself contains a template placeholder must not be expanded.
+        await LlmJudgeEvaluator.Create(o).JudgeAsync(new JudgeItem("d1", "sysA", Ref1 + " {reference}", Ref1, "Der Ausschuss billigte den Haushalt.", "en"), JudgeDimension.Accuracy);
+        var prompt = server.Requests.OrderBy(r => r.Ordinal).Last().Prompt;
+        Assert.Contains("Der Ausschuss billigte den Haushalt.", prompt);
+        Assert.Contains(Ref1 + " {reference}", prompt);
+        Assert.DoesNotContain("{source}", prompt);
+    }
+
+    [Fact]
+    public void OptionsComeFromEnvironmentAndMissingConfigurationIsExplained()
+    {
+        var names = new[] { "MLNETEXT_LLM_ENDPOINT", "MLNETEXT_LLM_API_KEY", "MLNETEXT_LLM_MODEL", "MLNETEXT_JUDGE_MODEL", "MLNETEXT_JUDGE_CACHE", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL" };
+        var saved = names.ToDictionary(n => n, Environment.GetEnvironmentVariable);
+        try
+        {
+            foreach (var n in names) Environment.SetEnvironmentVariable(n, null);
+            var empty = LlmJudgeOptions.FromEnvironment();
+            Assert.False(empty.IsConfigured);
+            var e = Assert.Throws<InvalidOperationException>(() => LlmJudgeEvaluator.Create(empty));
+            Assert.Contains("MLNETEXT_LLM_ENDPOINT", e.Message);
+
+            Environment.SetEnvironmentVariable("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+            Environment.SetEnvironmentVariable("MLNETEXT_LLM_MODEL", "translator-model");
+            Environment.SetEnvironmentVariable("MLNETEXT_JUDGE_MODEL", "judge-model");
+            Environment.SetEnvironmentVariable("MLNETEXT_JUDGE_CACHE", _tmp);
+            var o = LlmJudgeOptions.FromEnvironment();
+            Assert.Equal(new Uri("http://127.0.0.1:9/v1"), o.Endpoint);
+            Assert.Equal("judge-model", o.Model);
+            Assert.Equal(_tmp, o.CacheDirectory);
+            Assert.Equal("translator-model", MLNetExtensions.Evaluators.Translation.Translate.DocumentTranslatorOptions.FromEnvironment().Model);
+
+            Environment.SetEnvironmentVariable("MLNETEXT_LLM_ENDPOINT", "not a url");
+            Assert.Contains("absolute URL", Assert.Throws<ArgumentException>(() => LlmJudgeOptions.FromEnvironment()).Message);
+        }
+        finally
+        {
+            foreach (var (n, v) in saved) Environment.SetEnvironmentVariable(n, v);
+        }
     }
 }
