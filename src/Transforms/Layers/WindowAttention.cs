@@ -33,7 +33,7 @@ public sealed class WindowAttention : nn.Module<Tensor, Tensor?, Tensor>
         attn_drop = nn.Dropout(attnDrop);
         proj = nn.Linear(dim, dim);
         proj_drop = nn.Dropout(projDrop);
-        using (torch.no_grad()) nn.init.trunc_normal_(relative_position_bias_table, std: 0.02);
+        using (torch.no_grad()) LayerInit.TruncNormal_(relative_position_bias_table, std: 0.02);
         RegisterComponents();
     }
 

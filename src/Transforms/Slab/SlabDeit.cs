@@ -102,8 +102,8 @@ public sealed class SlabDeit : nn.Module<Tensor, Tensor>
         SlabInit.TruncNormalLinears(this);
         using (torch.no_grad())
         {
-            nn.init.trunc_normal_(pos_embed, std: 0.02);
-            nn.init.trunc_normal_(cls_token, std: 0.02);
+            LayerInit.TruncNormal_(pos_embed, std: 0.02);
+            LayerInit.TruncNormal_(cls_token, std: 0.02);
         }
     }
 

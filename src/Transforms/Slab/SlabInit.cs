@@ -15,7 +15,7 @@ internal static class SlabInit
         foreach (var m in root.modules())
         {
             if (m is not Linear l) continue;
-            nn.init.trunc_normal_(l.weight!, std: 0.02);
+            LayerInit.TruncNormal_(l.weight!, std: 0.02);
             l.bias?.zero_();
         }
     }

@@ -129,7 +129,7 @@ public sealed class SlabSwinTransformer : nn.Module<Tensor, Tensor>
         if (config.Ape)
         {
             absolute_pos_embed = nn.Parameter(torch.zeros(1, res * res, config.EmbedDim));
-            using (torch.no_grad()) nn.init.trunc_normal_(absolute_pos_embed, std: 0.02);
+            using (torch.no_grad()) LayerInit.TruncNormal_(absolute_pos_embed, std: 0.02);
         }
         pos_drop = nn.Dropout(config.DropRate);
 
