@@ -98,6 +98,26 @@ public class SlabBehaviourTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void BnRecalibration_UpdatesOnlyRunningStatistics()
+    {
+        torch.manual_seed(6);
+        using var model = new SlabDeit(new SlabDeitConfig { ImgSize = 16, PatchSize = 4, InChans = 1, NumClasses = 4, EmbedDim = 16, Depth = 1, NumHeads = 2, DropPathRate = 0.5 });
+        var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        Assert.Equal(3, BnRecalibration.Begin(model)); // norm1, norm2, final norm
+        using (torch.no_grad())
+        using (var x = torch.randn(8, 1, 16, 16) * 2 + 1)
+            model.call(x).Dispose();
+        model.eval();
+        foreach (var (key, value) in model.state_dict())
+        {
+            bool isStat = key.EndsWith("running_mean") || key.EndsWith("running_var") || key.EndsWith("num_batches_tracked");
+            Assert.True(isStat != before[key].equal(value).all().item<bool>(), $"{key}: {(isStat ? "statistic not updated" : "changed")}");
+        }
+        Assert.All(PRepBN.Enumerate(model), p => Assert.Equal(60000, p.Iter)); // eval-mode PRepBN: pure RepBN, schedule untouched
+        foreach (var t in before.Values) t.Dispose();
+    }
+
+    [Fact]
     public void LlamaCounting_AdvancesOncePer16Forwards_WithNumStepBuffer()
     {
         using var norm = new PRepBN(4, PRepBNOptions.Llama with { WarmSteps = 1, TotalSteps = 10, AutoStepEvery = 16 });
