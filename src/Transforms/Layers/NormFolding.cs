@@ -56,6 +56,29 @@ public static class NormFolding
         else conv.bias = new Parameter(newBias.detach().clone().DetachFromDisposeScope());
     }
 
+    /// <summary>Scales the outputs of a Linear per channel: rows of W and the bias (if any) times <paramref name="a"/>.</summary>
+    public static void ScaleOutputs(Linear linear, Tensor a)
+    {
+        using var _ = torch.no_grad();
+        linear.weight!.mul_(a.unsqueeze(1));
+        linear.bias?.mul_(a);
+    }
+
+    /// <summary>Scales the outputs of a convolution per output channel (weight and bias).</summary>
+    public static void ScaleOutputs(Conv2d conv, Tensor a)
+    {
+        using var _ = torch.no_grad();
+        conv.weight!.mul_(a.view(-1, 1, 1, 1));
+        conv.bias?.mul_(a);
+    }
+
+    /// <summary>Divides the input columns of a Linear by <paramref name="a"/>, so it reads a⊙x as it read x.</summary>
+    public static void UnscaleInputs(Linear linear, Tensor a)
+    {
+        using var _ = torch.no_grad();
+        linear.weight!.div_(a.unsqueeze(0));
+    }
+
     /// <summary>Folds a norm into several Linears that all read its output (e.g. LLaMA q/k/v_proj).</summary>
     public static void IntoFollowingLinears(nn.Module norm, string where, params Linear[] linears)
     {

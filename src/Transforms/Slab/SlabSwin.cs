@@ -184,30 +184,69 @@ public sealed class SlabSwinTransformer : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Re-parameterises the model for inference in place: every BatchNorm-family norm (BN, RepBN, PRepBN in its eval
     /// form) is folded into the adjacent layer and removed — patch-embed norm into the patch conv, block norm1 into
-    /// <c>attn.qkv</c>, norm2 into <c>mlp.fc1</c>, PatchMerging norm into <c>reduction</c> (which gains a bias) and the
-    /// final norm into <c>head</c> (average pooling commutes with a per-channel affine). Outputs equal the eval-mode
-    /// outputs of the unfolded model up to float rounding. Throws for LayerNorm models or a model without head.
+    /// <c>attn.qkv</c>, norm2 into <c>mlp.fc1</c>, PatchMerging norm into <c>reduction</c> (which gains a bias), and the
+    /// final norm as <paramref name="finalNorm"/> says. Outputs equal the eval-mode outputs of the unfolded model up
+    /// to float rounding. Throws for LayerNorm models.
     /// </summary>
+    /// <param name="finalNorm">
+    /// <see cref="FinalNormFold.IntoHead"/> (default; always exact: average pooling commutes with a per-channel affine) or
+    /// <see cref="FinalNormFold.IntoLastStage"/> (official <c>SwinTransformer.merge_bn</c>; needed without a head, e.g. as
+    /// a backbone; requires every scale a_c ≠ 0).
+    /// </param>
     /// <returns>This model, now in eval mode with the folded state-dict layout.</returns>
-    public SlabSwinTransformer SwitchToDeploy()
+    public SlabSwinTransformer SwitchToDeploy(FinalNormFold finalNorm = FinalNormFold.IntoHead)
     {
         if (IsDeployed) return this;
-        if (head is not Linear headLinear)
-            throw new InvalidOperationException("SwitchToDeploy: the final norm folds into the classifier head; this model has no head (NumClasses = 0).");
         SlabInit.CheckFoldable(Config.Norm);
-        patch_embed.FoldNorm();
-        foreach (var layer in layers) layer.FoldNorms();
+        if (finalNorm == FinalNormFold.IntoHead && head is not Linear)
+            throw new InvalidOperationException("SwitchToDeploy: this model has no head (NumClasses = 0); fold the final norm with FinalNormFold.IntoLastStage.");
         var (a, b) = NormFolding.AffineOf(norm, "norm");
         using (a) using (b)
         {
-            // logits = W·(a⊙mean(x) + b) + c
-            NormFolding.IntoFollowingLinear(headLinear, a, b);
+            if (finalNorm == FinalNormFold.IntoLastStage && a.abs().min().item<float>() == 0f)
+                throw new InvalidOperationException("SwitchToDeploy: the final norm has a zero scale, so it cannot be pushed into the last stage; use FinalNormFold.IntoHead.");
+            patch_embed.FoldNorm();
+            foreach (var layer in layers) layer.FoldNorms();
+            if (finalNorm == FinalNormFold.IntoHead)
+                NormFolding.IntoFollowingLinear((Linear)head, a, b); // logits = W·(a⊙mean(x) + b) + c
+            else
+                PushFinalNormIntoLastStage(a, b);
         }
         norm = SlabInit.ReplaceWithIdentity(this, "norm");
         IsDeployed = true;
         eval();
         return this;
     }
+
+    // Official merge_bn: make the last stage carry a⊙x in its residual stream (scale what writes into it, unscale what
+    // reads from it), then add b at the end, so the stream leaving the stage is already a⊙x + b = norm(x).
+    private void PushFinalNormIntoLastStage(Tensor a, Tensor b)
+    {
+        var last = layers[layers.Count - 1];
+        if (layers.Count > 1) NormFolding.ScaleOutputs(layers[layers.Count - 2].Downsample!.Reduction, a);
+        else
+        {
+            patch_embed.ScaleOutputs(a);
+            if (absolute_pos_embed is not null) using (torch.no_grad()) absolute_pos_embed.mul_(a);
+        }
+        foreach (var blk in last.Blocks)
+        {
+            NormFolding.UnscaleInputs(blk.Qkv, a);
+            NormFolding.ScaleOutputs(blk.AttnProj, a);
+            NormFolding.UnscaleInputs(blk.Mlp.Fc1, a);
+            NormFolding.ScaleOutputs(blk.Mlp.Fc2, a);
+        }
+        using (torch.no_grad()) last.Blocks[^1].Mlp.Fc2.bias!.add_(b);
+    }
+}
+
+/// <summary>Where <see cref="SlabSwinTransformer.SwitchToDeploy"/> folds the final norm.</summary>
+public enum FinalNormFold
+{
+    /// <summary>Into the classifier head (exact for any scale).</summary>
+    IntoHead,
+    /// <summary>Back into the last stage's residual stream (official Swin <c>merge_bn</c>; works without a head).</summary>
+    IntoLastStage,
 }
 
 /// <summary>Swin patch embedding: k=s=patch conv, flatten to tokens, optional norm. Keys <c>proj.*</c>, <c>norm.*</c>.</summary>
@@ -235,6 +274,8 @@ public sealed class SwinPatchEmbed : nn.Module<Tensor, Tensor>
         if (norm is not null) t = norm.call(t);
         return t.MoveToOuterDisposeScope();
     }
+
+    internal void ScaleOutputs(Tensor a) => NormFolding.ScaleOutputs(proj, a);
 
     internal void FoldNorm()
     {
@@ -275,6 +316,9 @@ public sealed class SwinBasicLayer : nn.Module<Tensor, Tensor>
         if (downsample is not null) t = downsample.call(t);
         return (ReferenceEquals(t, x) ? x.alias() : t).MoveToOuterDisposeScope();
     }
+
+    internal IReadOnlyList<SwinBlock> Blocks => blocks.ToList();
+    internal SwinPatchMerging? Downsample => downsample;
 
     internal void FoldNorms()
     {
@@ -320,6 +364,10 @@ public sealed class SwinBlock : nn.Module<Tensor, Tensor>
     /// <summary>The attention module (SLA or window softmax).</summary>
     public nn.Module Attention => attn;
 
+    internal Linear Qkv => attn switch { SimplifiedLinearAttention s => s.Qkv, WindowAttention w => w.Qkv, _ => throw new InvalidOperationException() };
+    internal Linear AttnProj => attn switch { SimplifiedLinearAttention s => s.Proj, WindowAttention w => w.Proj, _ => throw new InvalidOperationException() };
+    internal Mlp Mlp => mlp;
+
     // Region labels of the shifted map, partitioned into windows: tokens from different regions get −100 (official).
     private static Tensor ShiftMask(long res, long w, long s)
     {
@@ -361,8 +409,7 @@ public sealed class SwinBlock : nn.Module<Tensor, Tensor>
 
     internal void FoldNorms()
     {
-        var qkv = attn switch { SimplifiedLinearAttention s => s.Qkv, WindowAttention w => w.Qkv, _ => throw new InvalidOperationException() };
-        NormFolding.IntoFollowingLinears(norm1, "norm1", qkv);
+        NormFolding.IntoFollowingLinears(norm1, "norm1", Qkv);
         NormFolding.IntoFollowingLinears(norm2, "norm2", mlp.Fc1);
         norm1 = SlabInit.ReplaceWithIdentity(this, "norm1");
         norm2 = SlabInit.ReplaceWithIdentity(this, "norm2");
@@ -398,6 +445,8 @@ public sealed class SwinPatchMerging : nn.Module<Tensor, Tensor>
             .view(b, -1, 4 * dim);
         return reduction.call(norm.call(cat)).MoveToOuterDisposeScope();
     }
+
+    internal Linear Reduction => reduction;
 
     internal void FoldNorm()
     {
