@@ -28,8 +28,10 @@ public class SlabBehaviourTests(ITestOutputHelper log)
         using var opt = torch.optim.AdamW(model.parameters(), lr: 3e-3);
         model.train();
         var losses = new List<float>();
+        long liveAtStep2 = 0;
         for (int step = 0; step < 8; step++)
         {
+            if (step == 2) liveAtStep2 = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
             var loss = nn.functional.cross_entropy(model.call(x), labels);
@@ -50,6 +52,7 @@ public class SlabBehaviourTests(ITestOutputHelper log)
             losses.Add(loss.item<float>());
         }
         log.WriteLine("losses: " + string.Join(", ", losses.Select(l => l.ToString("F3"))));
+        Assert.Equal(liveAtStep2, DisposeScopeManager.Statistics.ThreadTotalLiveCount); // no tensors leak per step
         Assert.All(losses, l => Assert.True(float.IsFinite(l)));
         Assert.True(losses[^1] < losses[0] * 0.8, $"loss did not fall: {losses[0]} → {losses[^1]}");
         Assert.All(PRepBN.Enumerate(model), p => { Assert.Equal(0, p.Iter); Assert.Equal(0f, p.Gamma); });
