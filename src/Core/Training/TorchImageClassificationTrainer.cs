@@ -71,6 +71,8 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
     /// config JSON that rebuilds that form at load time. Default: unchanged.
     /// </summary>
     protected virtual string PrepareForServing(nn.Module<Tensor, Tensor> model) => ConfigJson;
+    /// <summary>Called after every optimisation step (e.g. to advance a PRepBN LayerNorm→BatchNorm schedule).</summary>
+    protected virtual void OnTrainingStep(nn.Module<Tensor, Tensor> model, long step, long totalSteps) { }
     /// <summary>Maps official checkpoint keys/tensors onto this model before loading (default: as they are).</summary>
     protected virtual void LoadPretrained(nn.Module<Tensor, Tensor> model, string path)
     {
@@ -137,7 +139,7 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         {
             if (o.PretrainedWeightsPath != null) LoadPretrained(model, o.PretrainedWeightsPath);
             model.to(device);
-            var task = new ClassificationTask(model, input, o.ValidationSet, spec, o, device);
+            var task = new ClassificationTask(model, input, o.ValidationSet, spec, o, device, OnTrainingStep);
             LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);
             if (task.Skipped > 0)
             {
@@ -186,10 +188,12 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         private readonly TOptions _o;
         private readonly Device _device;
         private readonly Tensor _mean, _std;
+        private readonly Action<nn.Module<Tensor, Tensor>, long, long> _onStep;
 
-        public ClassificationTask(nn.Module<Tensor, Tensor> model, IDataView data, IDataView? valid, ImageInput spec, TOptions o, Device device)
+        public ClassificationTask(nn.Module<Tensor, Tensor> model, IDataView data, IDataView? valid, ImageInput spec, TOptions o, Device device,
+            Action<nn.Module<Tensor, Tensor>, long, long> onStep)
         {
-            _model = model; _o = o; _device = device;
+            _model = model; _o = o; _device = device; _onStep = onStep;
             _train = new BatchStreamer(data, new[] { (spec.ColumnName, (Func<DataViewRow, IRowFiller>)spec.CreateFiller) }, o.LabelColumnName, o.BatchSize);
             if (valid != null)
             {
@@ -205,6 +209,8 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         public nn.Module Model => _model;
         public long? RowCount { get; }
         public long Skipped => _train.SkippedMissingLabels;
+
+        public void OnStep(long step, long totalSteps) => _onStep(_model, step, totalSteps);
 
         public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) => _train.Stream(shuffle, _o.ShuffleBufferSize, token);
 
