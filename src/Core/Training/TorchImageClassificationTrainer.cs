@@ -137,7 +137,12 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         var model = TorchModelRegistry.Create(Architecture, ConfigJson, numClasses);
         try
         {
-            if (o.PretrainedWeightsPath != null) LoadPretrained(model, o.PretrainedWeightsPath);
+            if (o.PretrainedWeightsPath != null)
+            {
+                LoadPretrained(model, o.PretrainedWeightsPath);
+                // PyBridge loads tensors in place of parameters; make sure every parameter trains.
+                foreach (var p in model.parameters()) p.requires_grad_(true);
+            }
             model.to(device);
             var task = new ClassificationTask(model, input, o.ValidationSet, spec, o, device, OnTrainingStep);
             LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);

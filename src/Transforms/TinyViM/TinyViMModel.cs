@@ -213,11 +213,11 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
             switch (m)
             {
                 case Conv2d conv:
-                    nn.init.trunc_normal_(conv.weight, std: 0.02);
+                    MLNetExtensions.Transforms.Layers.LayerInit.TruncNormal_(conv.weight, std: 0.02); // TorchSharp 0.107 trunc_normal_ is broken
                     if (conv.bias is not null) nn.init.zeros_(conv.bias);
                     break;
                 case Linear lin:
-                    nn.init.trunc_normal_(lin.weight, std: 0.02);
+                    MLNetExtensions.Transforms.Layers.LayerInit.TruncNormal_(lin.weight, std: 0.02);
                     if (lin.bias is not null) nn.init.zeros_(lin.bias);
                     break;
                 case LayerNorm ln:
