@@ -195,3 +195,49 @@ public sealed class VideoFrameDecoderTests : IDisposable
         }
     }
 }
+
+/// <summary>From a video file to SqueezeTime logits.</summary>
+public sealed class VideoToModelTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("mlnetext-video-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void ToBatchPermutesToNcthwAndNormalises()
+    {
+        // Clip of 2 frames, 3 colours, 1×2 pixels; value encodes (t, c, x).
+        var clip = new float[2 * 3 * 2];
+        for (var t = 0; t < 2; t++)
+        for (var c = 0; c < 3; c++)
+        for (var x = 0; x < 2; x++)
+            clip[(t * 3 + c) * 2 + x] = (t * 100 + c * 10 + x) / 255f;
+        using var raw = MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeClip.ToBatch(new[] { clip, clip }, 2, 1, 2, normalize: false);
+        Assert.Equal(new long[] { 2, 3, 2, 1, 2 }, raw.shape);
+        Assert.Equal((100 + 20 + 1) / 255f, raw[1, 2, 1, 0, 1].item<float>(), 6);
+        using var norm = MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeClip.ToBatch(new[] { clip }, 2, 1, 2);
+        Assert.Equal((121f - 103.53f) / 57.375f, norm[0, 2, 1, 0, 1].item<float>(), 4);
+        Assert.Throws<ArgumentException>(() => MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeClip.ToBatch(new[] { new float[5] }, 2, 1, 2));
+    }
+
+    [FfmpegFact]
+    public void DecodedVideoRunsThroughTheModel()
+    {
+        var path = Path.Combine(dir, "clip.mp4");
+        var clip = new float[10 * 3 * 32 * 32];
+        var rng = new Random(1);
+        for (var i = 0; i < clip.Length; i++) clip[i] = (float)rng.NextDouble();
+        new VideoClipWriter().Write(path, clip, 10, 32, 32);
+
+        var decoder = new VideoFrameDecoder(8, 32, 32);
+        var decoded = new[] { decoder.Decode(path), decoder.Decode(path) };
+        Assert.Equal(decoded[0], decoded[1]); // decoding is deterministic
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var model = new MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeModel(MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeConfig.Tiny(numClasses: 5));
+        model.eval();
+        using var _ = TorchSharp.torch.inference_mode();
+        var logits = model.call(MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeClip.ToBatch(decoded, 8, 32, 32));
+        Assert.Equal(new long[] { 2, 5 }, logits.shape);
+        Assert.True(logits.isfinite().all().item<bool>());
+    }
+}
