@@ -23,16 +23,19 @@ public enum VideoClipCodec
 public sealed class VideoClipWriter
 {
     private const int Channels = 3;
-    private static readonly Lazy<bool> HasLibx264 = new(() =>
+    // Encoder lists per ffmpeg executable, asked once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> HasLibx264 = new();
+
+    private static bool SupportsLibx264(string ffmpeg) => HasLibx264.GetOrAdd(ffmpeg, exe =>
     {
         try
         {
-            var r = FfmpegProcess.Run(FfmpegProcess.DefaultFfmpegPath, new[] { "-hide_banner", "-encoders" }, null, CancellationToken.None);
+            var r = FfmpegProcess.Run(exe, new[] { "-hide_banner", "-encoders" }, null, CancellationToken.None);
             return r.ExitCode == 0 && System.Text.Encoding.UTF8.GetString(r.Stdout).Contains(" libx264 ");
         }
         catch (InvalidOperationException)
         {
-            return false;
+            return true; // ffmpeg missing: Write reports that clearly; do not mask it with a codec choice.
         }
     });
 
@@ -53,7 +56,7 @@ public sealed class VideoClipWriter
         ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 51);
         FrameRate = frameRate;
         this.ffmpegPath = ffmpegPath ?? FfmpegProcess.DefaultFfmpegPath;
-        Codec = codec != VideoClipCodec.Auto ? codec : (this.ffmpegPath == FfmpegProcess.DefaultFfmpegPath && !HasLibx264.Value ? VideoClipCodec.Mpeg4 : VideoClipCodec.H264);
+        Codec = codec != VideoClipCodec.Auto ? codec : SupportsLibx264(this.ffmpegPath) ? VideoClipCodec.H264 : VideoClipCodec.Mpeg4;
         Quality = quality;
     }
 

@@ -142,6 +142,18 @@ public sealed class VideoFrameDecoderTests : IDisposable
         Assert.Equal(path, e.FileName);
     }
 
+    [Fact]
+    public void MissingFfmpegIsReportedWithInstallHint()
+    {
+        var path = Path.Combine(dir, "any.mp4");
+        File.WriteAllBytes(path, new byte[16]);
+        var decoder = new VideoFrameDecoder(4, 8, 8, ffmpegPath: Path.Combine(dir, "no-ffmpeg"), ffprobePath: Path.Combine(dir, "no-ffprobe"));
+        var e = Assert.Throws<InvalidOperationException>(() => decoder.Decode(path));
+        Assert.Contains("no-ffprobe", e.Message);
+        Assert.Contains("apt-get install ffmpeg", e.Message);
+        Assert.False(FfmpegProcess.IsAvailable(Path.Combine(dir, "no-ffmpeg"), Path.Combine(dir, "no-ffprobe")));
+    }
+
     [FfmpegFact]
     public void NonVideoFileIsReportedByName()
     {
