@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MLNetExtensions.Transforms.SqueezeTime;
 using TorchSharp;
 using Xunit;
@@ -67,10 +66,10 @@ public class SqueezeTimeModelTests
         using var model = new SqueezeTimeModel(SqueezeTimeConfig.Tiny(numClasses: 2) with { DropoutRatio = 0 });
         var clips = Randn(4, 3, 8, 32, 32);
         var labels = tensor(new long[] { 0, 1, 0, 1 });
-        using var optimizer = optim.Adam(model.parameters(), lr: 3e-3);
+        using var optimizer = optim.Adam(model.parameters(), lr: 5e-3);
         model.train();
         float first = 0, last = 0;
-        for (var step = 0; step < 12; step++)
+        for (var step = 0; step < 8; step++)
         {
             using var stepScope = NewDisposeScope();
             optimizer.zero_grad();
@@ -190,29 +189,5 @@ public class SqueezeTimeModelTests
         Assert.Equal(819_600L, model.Head.parameters().Sum(p => p.numel()));
         Assert.Equal(new long[] { 56, 28, 14, 7 }, SqueezeTimeInput.StageSizes(224, SqueezeTimeConfig.K400));
         Assert.Equal(48, SqueezeTimeConfig.K400.InputChannels);
-    }
-
-    [Fact]
-    public void TrainingStepOnSixteenClipsOf16x64x64()
-    {
-        using var scope = NewDisposeScope();
-        manual_seed(7);
-        using var model = new SqueezeTimeModel(SqueezeTimeConfig.Tiny(numClasses: 4, frames: 16));
-        model.train();
-        var clips = Randn(16, 3, 16, 64, 64);
-        var labels = randint(0, 4, new long[] { 16 }, dtype: int64);
-        double Step()
-        {
-            using var s = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
-            model.zero_grad();
-            var loss = nn.functional.cross_entropy(model.call(clips), labels);
-            loss.backward();
-            Assert.True(float.IsFinite(loss.item<float>()));
-            return sw.Elapsed.TotalMilliseconds;
-        }
-        Step(); // warm-up
-        var ms = Step();
-        output.WriteLine($"Tiny (w 0.125, [1,1,1,1]) forward+backward, 16 clips of 16×64×64: {ms:F0} ms with {get_num_threads()} threads");
     }
 }
