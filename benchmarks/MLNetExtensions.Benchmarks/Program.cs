@@ -5,6 +5,7 @@ using MLNetExtensions.Benchmarks;
 var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
     ["tinyvim"] = TinyViMBench.Run,
+    ["convcheck"] = ConvCheck.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

@@ -35,6 +35,7 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     protected TorchTransformerBase(IHostEnvironment env, string name, nn.Module model, Device device, int inferenceBatchSize)
     {
         Host = env.Register(name);
+        MLNetExtensions.Core.Torch.ConvolutionBackend.EnsureCorrect();
         Model = model;
         Device = device;
         InferenceBatchSize = inferenceBatchSize;

@@ -44,6 +44,7 @@ public sealed class TorchTrainingLoop
     public TorchTrainingLoop(IHost host, TorchTrainerOptions options, int seed)
     {
         _host = host; _o = options; _seed = seed;
+        Torch.ConvolutionBackend.EnsureCorrect();
     }
 
     public TrainingSummary Run(ITrainingTask task)

@@ -2,9 +2,9 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Tests.SqueezeTime;
+namespace MLNetExtensions.Tests.Core;
 
-/// <summary>Guards against the oneDNN float32 convolution fault seen on this hardware (see <see cref="MkldnnGuard"/>).</summary>
+/// <summary>Guards against the oneDNN float32 convolution fault seen on this hardware (see MLNetExtensions.Core.Torch.ConvolutionBackend).</summary>
 public class ConvolutionBackendTests
 {
     private static double Error(long[] input, long[] weight, long stride, long padding)
@@ -19,7 +19,8 @@ public class ConvolutionBackendTests
     [Fact]
     public void Float32ConvolutionsMatchFloat64Reference()
     {
-        Assert.Null(MkldnnGuard.Failure);
+        MLNetExtensions.Core.Torch.ConvolutionBackend.EnsureCorrect();
+        Assert.Null(MLNetExtensions.Core.Torch.ConvolutionBackend.Failure);
         using var scope = NewDisposeScope();
         manual_seed(0);
         // Shapes that oneDNN got wrong on AVX-512 EPYC: the fixture's stem (24→8, 5×5/s2) and the CTL 3×3 convs on a 10×5 map.
@@ -31,6 +32,6 @@ public class ConvolutionBackendTests
         };
         foreach (var (what, err) in errors)
             Assert.True(err < 1e-3,
-                $"float32 conv2d ({what}) is off by {err:E2} against float64 with oneDNN {(MkldnnGuard.MkldnnEnabled ? "enabled" : "disabled")}.");
+                $"float32 conv2d ({what}) is off by {err:E2} against float64 with oneDNN {(MLNetExtensions.Core.Torch.ConvolutionBackend.OneDnnEnabled == true ? "enabled" : "disabled")}.");
     }
 }
