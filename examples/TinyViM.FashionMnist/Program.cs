@@ -11,6 +11,7 @@ using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.TinyViM;
 
 var opts = Args.Parse(args);
+if (opts.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
 var ml = new MLContext(seed: 0);
 var source = FashionMnist.LocateDirectory() ?? "the embedded subset (install dataset-fashion-mnist for the full data)";
 Console.WriteLine($"Fashion-MNIST from {source}; torch threads: {TorchSharp.torch.get_num_threads()}");
@@ -25,6 +26,7 @@ var trainer = ml.MulticlassClassification.Trainers.TinyViM(new TinyViMClassifier
     Variant = opts.Variant, MaxEpochs = opts.Epochs, BatchSize = 64, LearningRate = 2e-3, WarmupSteps = 100,
     Mean = new[] { 0.2860f, 0.2860f, 0.2860f }, Std = new[] { 0.3530f, 0.3530f, 0.3530f }, // Fashion-MNIST statistics
     LogEveryNSteps = 100,
+    DeployForInference = !args.Contains("--no-deploy"),
     Progress = new Progress(p =>
     {
         if (p.EpochCompleted) history.Add(p);
@@ -75,13 +77,13 @@ sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgr
     public void Report(TrainingProgress value) => report(value);
 }
 
-sealed record Args(int Epochs, int? TrainRows, int? TestRows, string Variant, string Out, double MinAccuracy)
+sealed record Args(int Epochs, int? TrainRows, int? TestRows, string Variant, string Out, double MinAccuracy, int? Threads)
 {
     public static Args Parse(string[] a)
     {
         string? Get(string name) { int i = Array.IndexOf(a, name); return i >= 0 && i + 1 < a.Length ? a[i + 1] : null; }
         return new Args(int.Parse(Get("--epochs") ?? "3"), Get("--train-rows") is string t ? int.Parse(t) : null,
             Get("--test-rows") is string s ? int.Parse(s) : null, Get("--variant") ?? "Tiny", Get("--out") ?? "out",
-            double.Parse(Get("--min-accuracy") ?? "0"));
+            double.Parse(Get("--min-accuracy") ?? "0"), Get("--threads") is string th ? int.Parse(th) : null);
     }
 }
