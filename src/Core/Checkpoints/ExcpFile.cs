@@ -121,17 +121,20 @@ public static class ExcpFile
     public static ExcpLink Read(string path) => Deserialize(ReadBytes(path), path);
 
     /// <summary>Parses a link from bytes; <paramref name="source"/> names it in errors.</summary>
-    public static ExcpLink Deserialize(byte[] bytes, string source)
+    public static ExcpLink Deserialize(byte[] bytes, string source) => Deserialize(bytes, source, verifyChecksums: true);
+
+    /// <summary>Parses a link; tests switch checksums off to fuzz the parser and zstd behind them.</summary>
+    internal static ExcpLink Deserialize(byte[] bytes, string source, bool verifyChecksums)
     {
-        var info = ParseInfo(bytes, source);
+        var info = ParseInfo(bytes, source, verifyChecksums);
         long sectionStart = HeaderSize + BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(104));
         var tensors = new List<EncodedTensor>(info.Tensors.Count);
         foreach (var ti in info.Tensors)
         {
             try
             {
-                var w = Section(bytes, sectionStart, ti.WeightSection, source, info.Step, ti.Name + " (weights)");
-                var opt = Section(bytes, sectionStart, ti.OptimizerSection, source, info.Step, ti.Name + " (optimizer)");
+                var w = Section(bytes, sectionStart, ti.WeightSection, source, info.Step, ti.Name + " (weights)", verifyChecksums);
+                var opt = Section(bytes, sectionStart, ti.OptimizerSection, source, info.Step, ti.Name + " (optimizer)", verifyChecksums);
                 tensors.Add(DecodeTensorPayload(ti, w, opt, info.Options));
             }
             catch (ByteReaderException e)
@@ -152,13 +155,15 @@ public static class ExcpFile
     }
 
     /// <summary>Parses header and manifest from bytes.</summary>
-    public static ExcpFileInfo ParseInfo(byte[] bytes, string source)
+    public static ExcpFileInfo ParseInfo(byte[] bytes, string source) => ParseInfo(bytes, source, true);
+
+    private static ExcpFileInfo ParseInfo(byte[] bytes, string source, bool verifyChecksums)
     {
         if (bytes.Length < HeaderSize) throw new ExcpFormatException(source, null, $"truncated: {bytes.Length} bytes is shorter than the {HeaderSize}-byte header.");
         var hd = bytes.AsSpan(0, HeaderSize);
         if (!hd[..8].SequenceEqual(Magic)) throw new ExcpFormatException(source, null, "not an ExCP link file (bad magic).");
         int version = BinaryPrimitives.ReadUInt16LittleEndian(hd[8..]);
-        if (Crc32C.Compute(hd[..132]) != BinaryPrimitives.ReadUInt32LittleEndian(hd[132..]))
+        if (verifyChecksums && Crc32C.Compute(hd[..132]) != BinaryPrimitives.ReadUInt32LittleEndian(hd[132..]))
             throw new ExcpFormatException(source, null, "header checksum mismatch (corrupt header).");
         long step = BinaryPrimitives.ReadInt64LittleEndian(hd[16..]);
         if (version != Version) throw new ExcpFormatException(source, step, $"unsupported format version {version} (this build reads version {Version}).");
@@ -171,7 +176,7 @@ public static class ExcpFile
         long mOff = BinaryPrimitives.ReadInt64LittleEndian(hd[96..]), mLen = BinaryPrimitives.ReadInt64LittleEndian(hd[104..]), mRaw = BinaryPrimitives.ReadInt64LittleEndian(hd[112..]);
         var ms = new ExcpSection(0, mLen, mRaw, BinaryPrimitives.ReadUInt32LittleEndian(hd[120..]));
         if (mOff != HeaderSize) throw new ExcpFormatException(source, step, "invalid manifest offset.");
-        var manifest = Section(bytes, HeaderSize, ms, source, step, "manifest");
+        var manifest = Section(bytes, HeaderSize, ms, source, step, "manifest", verifyChecksums);
         bool keyFrame = (flags & 1) != 0;
         long parentStep = BinaryPrimitives.ReadInt64LittleEndian(hd[24..]);
         var parentHash = keyFrame ? Array.Empty<byte>() : hd.Slice(32, 32).ToArray();
@@ -242,13 +247,13 @@ public static class ExcpFile
         catch (ByteReaderException e) { throw new ExcpFormatException(source, step, $"manifest: {e.Message}"); }
     }
 
-    private static byte[] Section(byte[] file, long areaStart, ExcpSection s, string source, long step, string what)
+    private static byte[] Section(byte[] file, long areaStart, ExcpSection s, string source, long step, string what, bool verifyChecksums)
     {
         if (s.StoredLength == 0) return Array.Empty<byte>();
-        if (areaStart + s.Offset + s.StoredLength > file.Length || s.RawLength > int.MaxValue)
+        if (s.Offset < 0 || s.StoredLength < 0 || s.RawLength < 0 || areaStart + s.Offset + s.StoredLength > file.Length || s.RawLength > int.MaxValue)
             throw new ExcpFormatException(source, step, $"{what}: section lies outside the file.");
         var stored = file.AsSpan((int)(areaStart + s.Offset), (int)s.StoredLength);
-        if (Crc32C.Compute(stored) != s.Crc32C) throw new ExcpFormatException(source, step, $"{what}: checksum mismatch (corrupt section).");
+        if (verifyChecksums && Crc32C.Compute(stored) != s.Crc32C) throw new ExcpFormatException(source, step, $"{what}: checksum mismatch (corrupt section).");
         var raw = new byte[s.RawLength];
         int written;
         try
