@@ -44,11 +44,16 @@ public static class ExcpFile
         var sections = new List<byte[]>();
         var infos = new List<(EncodedTensor T, ExcpSection W, ExcpSection O)>();
         long offset = 0; // relative to the start of the section area; fixed up below
+        var compressors = new Dictionary<int, ZstdSharp.Compressor>(); // one per level: a level-19 context is costly to create
+        byte[] Zstd(byte[] raw, int level)
+        {
+            if (!compressors.TryGetValue(level, out var c)) compressors[level] = c = new ZstdSharp.Compressor(level);
+            return c.Wrap(raw).ToArray();
+        }
         ExcpSection Add(byte[] raw, int level)
         {
             if (raw.Length == 0) return default;
-            using var c = new ZstdSharp.Compressor(level);
-            var stored = c.Wrap(raw).ToArray();
+            var stored = Zstd(raw, level);
             sections.Add(stored);
             var s = new ExcpSection(offset, stored.Length, raw.Length, Crc32C.Compute(stored));
             offset += stored.Length;
@@ -84,8 +89,8 @@ public static class ExcpFile
             foreach (var s in new[] { w, opt }) { m.I64(s.Offset); m.I64(s.StoredLength); m.I64(s.RawLength); m.U32(s.Crc32C); }
         }
         var manifestRaw = m.ToArray();
-        byte[] manifest;
-        using (var c = new ZstdSharp.Compressor(o.ZstdLevel)) manifest = c.Wrap(manifestRaw).ToArray();
+        var manifest = Zstd(manifestRaw, o.ZstdLevel);
+        foreach (var c in compressors.Values) c.Dispose();
 
         long sectionStart = HeaderSize + manifest.Length;
         long total = sectionStart + sections.Sum(s => (long)s.Length);
