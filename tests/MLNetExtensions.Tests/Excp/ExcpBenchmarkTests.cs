@@ -13,13 +13,13 @@ namespace MLNetExtensions.Tests.Excp;
 /// </summary>
 public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
 {
-    internal sealed record Figures(double Alpha, bool Official, long Raw, long Fp16, long ZstdRaw, double Link, double WeightPart, double OptPart,
+    internal sealed record Figures(double Alpha, bool Official, int Level, long Raw, long Fp16, long ZstdRaw, double Link, double WeightPart, double OptPart,
         double WeightKept, double MomentKept, double CompressMBs, double DecompressMBs, double FinalRmse, double LossTrue, double LossDecoded);
 
     [Fact]
     public void Small_mlp_chain_compresses_an_order_of_magnitude_beyond_generic_compressors()
     {
-        var (ckpts, lossTrue, lossOf) = Train(new[] { 196, 64, 10 }, warmup: 100, links: 4, every: 50);
+        var (ckpts, lossTrue, lossOf) = Train(new[] { 196, 64, 10 }, warmup: 60, links: 3, every: 40, samples: 4096);
         var f = Measure(ckpts, new ExcpOptions { Alpha = 2e-3 }, lossTrue, lossOf, zstdLevel: 19);
         Report(new[] { f });
         Assert.True(f.Raw / f.Link > 15, $"ExCP ratio {f.Raw / f.Link:F1}x");
@@ -32,16 +32,16 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
     public void Full_benchmark_784_256_128_10()
     {
         if (Environment.GetEnvironmentVariable("EXCP_BENCH") != "1") { output.WriteLine("set EXCP_BENCH=1 to run"); return; }
-        var (ckpts, lossTrue, lossOf) = Train(new[] { 784, 256, 128, 10 }, warmup: 200, links: 6, every: 100);
+        var (ckpts, lossTrue, lossOf) = Train(new[] { 784, 256, 128, 10 }, warmup: 200, links: 6, every: 100, samples: 32768);
         var rows = new List<Figures>();
-        foreach (var (a, off) in new[] { (5e-5, false), (5e-5, true), (2e-3, false), (5e-3, false) })
-            rows.Add(Measure(ckpts, new ExcpOptions { Alpha = a, OfficialCompatibility = off }, lossTrue, lossOf, zstdLevel: 19));
+        foreach (var (a, off, level) in new[] { (5e-5, false, 19), (5e-5, true, 19), (2e-3, false, 19), (5e-3, false, 19), (5e-3, false, 3) })
+            rows.Add(Measure(ckpts, new ExcpOptions { Alpha = a, OfficialCompatibility = off }, lossTrue, lossOf, zstdLevel: level));
         Report(rows);
     }
 
-    private static (List<TrainingCheckpoint>, double, Func<TrainingCheckpoint, double>) Train(int[] sizes, int warmup, int links, int every)
+    private static (List<TrainingCheckpoint>, double, Func<TrainingCheckpoint, double>) Train(int[] sizes, int warmup, int links, int every, int samples)
     {
-        var run = new MlpTraining(0, sizes, lr: 1e-3, beta2: 0.999, samples: 4096);
+        var run = new MlpTraining(0, sizes, lr: 1e-3, beta2: 0.999, samples: samples, labelNoise: 0.3);
         var list = new List<TrainingCheckpoint>();
         run.Train(warmup);
         list.Add(run.Capture());
@@ -87,15 +87,15 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
         }
         double rmse = Math.Sqrt(last.Parameters.Sum(p => p.Values.Zip(parent[p.Name].Values, (a, b) => (double)(a - b) * (a - b)).Sum()) / last.ElementCount);
         double mb = raw / 1e6 * links;
-        return new Figures(o.Alpha, o.OfficialCompatibility, raw, raw / 2, zstdRaw, size / links, wPart / links, oPart / links, wk / links, mk / links,
+        return new Figures(o.Alpha, o.OfficialCompatibility, zstdLevel, raw, raw / 2, zstdRaw, size / links, wPart / links, oPart / links, wk / links, mk / links,
             mb / tc, mb / td, rmse, lossTrue, lossOf(parent));
     }
 
     private void Report(IEnumerable<Figures> rows)
     {
-        output.WriteLine("| alpha | mode | raw fp32 | fp16 | zstd(raw) | ExCP link (weights + optimizer) | vs raw | vs fp16 | vs zstd | weights kept | moments kept | compress MB/s | decompress MB/s | RMSE at chain end | loss true / decoded |");
-        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        output.WriteLine("| alpha | mode | zstd level | raw fp32 | fp16 | zstd(raw) | ExCP link (weights + optimizer) | vs raw | vs fp16 | vs zstd | weights kept | moments kept | compress MB/s | decompress MB/s | RMSE at chain end | loss true / decoded |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var f in rows)
-            output.WriteLine($"| {f.Alpha:G2} | {(f.Official ? "official" : "default")} | {f.Raw / 1e3:F0} KB | {f.Fp16 / 1e3:F0} KB | {f.ZstdRaw / 1e3:F0} KB | {f.Link / 1e3:F1} KB ({f.WeightPart / 1e3:F1} + {f.OptPart / 1e3:F1}) | {f.Raw / f.Link:F1}x | {f.Fp16 / f.Link:F1}x | {f.ZstdRaw / f.Link:F1}x | {f.WeightKept:P1} | {f.MomentKept:P1} | {f.CompressMBs:F1} | {f.DecompressMBs:F1} | {f.FinalRmse:E2} | {f.LossTrue:F4} / {f.LossDecoded:F4} |");
+            output.WriteLine($"| {f.Alpha:G2} | {(f.Official ? "official" : "default")} | {f.Level} | {f.Raw / 1e3:F0} KB | {f.Fp16 / 1e3:F0} KB | {f.ZstdRaw / 1e3:F0} KB | {f.Link / 1e3:F1} KB ({f.WeightPart / 1e3:F1} + {f.OptPart / 1e3:F1}) | {f.Raw / f.Link:F1}x | {f.Fp16 / f.Link:F1}x | {f.ZstdRaw / f.Link:F1}x | {f.WeightKept:P1} | {f.MomentKept:P1} | {f.CompressMBs:F1} | {f.DecompressMBs:F1} | {f.FinalRmse:E2} | {f.LossTrue:F4} / {f.LossDecoded:F4} |");
     }
 }

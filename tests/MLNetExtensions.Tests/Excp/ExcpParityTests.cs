@@ -101,6 +101,17 @@ public sealed class ExcpParityTests(ITestOutputHelper output)
             var back = ExcpCodec.Decode(ExcpFile.Deserialize(ExcpFile.Serialize(linkObj), link), parent);
             Assert.Equal(rec.ContentHash(), back.ContentHash());
         }
+        // Container size vs the official compressed.pt + 7-Zip (the published sizes include that external pass).
+        foreach (var (link, c) in new[] { ("link1", c1), ("link2", c2) })
+        {
+            var sizes = ExcpFixture.Json.GetProperty("links").GetProperty(link).GetProperty("sizes");
+            long ours = ExcpFile.Serialize(c.Link).Length;
+            long official7z = sizes.GetProperty("official_compressed_pt").GetProperty("7z_default").GetInt64();
+            long raw = sizes.GetProperty("raw_fp32_weights_plus_two_moments_bytes").GetInt64();
+            output.WriteLine($"{link}: our file {ours} B vs official compressed.pt {sizes.GetProperty("official_compressed_pt").GetProperty("uncompressed").GetInt64()} B / +7z {official7z} B; raw {raw} B -> {(double)raw / ours:F1}x");
+            Assert.True(ours < official7z, $"{link}: {ours} B should beat official + 7z {official7z} B");
+        }
+
         var json = ExcpFixture.Json.GetProperty("chain_open_loop_contrast_link2");
         foreach (var name in ExcpFixture.Names)
         {

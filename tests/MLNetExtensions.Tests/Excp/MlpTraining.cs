@@ -14,7 +14,7 @@ internal sealed class MlpTraining : IDisposable
     private readonly int _batch;
     public long Step { get; private set; }
 
-    public MlpTraining(int seed, int[] sizes, double lr = 1e-3, double beta2 = 0.95, int samples = 2048, int batch = 128, bool adamW = false, int dataSeed = 0)
+    public MlpTraining(int seed, int[] sizes, double lr = 1e-3, double beta2 = 0.95, int samples = 2048, int batch = 128, bool adamW = false, int dataSeed = 0, double labelNoise = 0.5)
     {
         torch.manual_seed(seed);
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
@@ -28,7 +28,8 @@ internal sealed class MlpTraining : IDisposable
         torch.manual_seed(1000 + dataSeed); // the task does not depend on the model's init seed
         _x = randn(samples, sizes[0]);
         using var teacher = randn(sizes[0], sizes[^1]);
-        _y = (_x.matmul(teacher) + 0.5 * randn(samples, sizes[^1])).argmax(1);
+        // Teacher logits have unit scale; label noise keeps the task from being memorised within a few epochs.
+        _y = (_x.matmul(teacher) / Math.Sqrt(sizes[0]) + labelNoise * randn(samples, sizes[^1])).argmax(1);
         _batch = batch;
     }
 
