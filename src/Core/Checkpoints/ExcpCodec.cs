@@ -66,6 +66,7 @@ public static class ExcpCodec
 
         var wc = ExcpPruning.WeightThreshold(residual, adam.ExpAvgSq, options.Alpha, options.MultiplierClamp);
         var wmask = ExcpPruning.WeightMask(residual, wc.Threshold);
+        if (options.MinWeightKeptFraction > 0) wmask = ExcpPruning.ApplyKeptFloor(wmask, residual, options.MinWeightKeptFraction);
         float tauO = ExcpPruning.MomentumThreshold(adam.ExpAvg, options.Beta);
         var omaskFull = ExcpPruning.MomentumMask(adam.ExpAvg, tauO, residual, wmask);
 

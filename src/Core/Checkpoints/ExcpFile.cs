@@ -71,7 +71,7 @@ public static class ExcpFile
         var m = new ByteWriter();
         m.Str(CodecId); m.Str(FaissKMeans1D.ImplementationId);
         m.F64(o.Alpha); m.F64(o.Beta); m.F64(o.MultiplierClamp); m.I32(o.WeightBits); m.I32(o.MomentBits);
-        m.Bool(o.OfficialCompatibility); m.I32(o.KeyFrameInterval); m.I32(o.ZstdLevel); m.Bool(o.VerifyAfterWrite);
+        m.Bool(o.OfficialCompatibility); m.I32(o.KeyFrameInterval); m.I32(o.ZstdLevel); m.Bool(o.VerifyAfterWrite); m.F64(o.MinWeightKeptFraction);
         m.Bool(link.Optimizer != null);
         if (link.Optimizer is { } h) { m.F64(h.LearningRate); m.F64(h.Beta1); m.F64(h.Beta2); m.F64(h.Eps); m.F64(h.WeightDecay); m.Bool(h.DecoupledWeightDecay); }
         m.I32(link.Extras.Count);
@@ -196,7 +196,7 @@ public static class ExcpFile
             var o = new ExcpOptions
             {
                 Alpha = r.F64(), Beta = r.F64(), MultiplierClamp = r.F64(), WeightBits = r.I32(), MomentBits = r.I32(),
-                OfficialCompatibility = r.Bool(), KeyFrameInterval = r.I32(), ZstdLevel = r.I32(), VerifyAfterWrite = r.Bool(),
+                OfficialCompatibility = r.Bool(), KeyFrameInterval = r.I32(), ZstdLevel = r.I32(), VerifyAfterWrite = r.Bool(), MinWeightKeptFraction = r.F64(),
             };
             try { o.Validate(); } catch (ArgumentException e) { throw new ByteReaderException(e.Message); }
             if (o.OfficialCompatibility != ((flags & 2) != 0)) throw new ByteReaderException("compatibility flag disagrees with the header");

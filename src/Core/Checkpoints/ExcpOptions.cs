@@ -35,6 +35,13 @@ public sealed record ExcpOptions
     /// </summary>
     public int KeyFrameInterval { get; init; }
 
+    /// <summary>
+    /// Floor on the fraction of weight-residual entries kept per tensor (0 = official behaviour). The median-relative
+    /// threshold can prune nearly everything from a tensor whose |R| distribution is narrow while its multiplier is
+    /// clamped, freezing it at the chain base (method note pitfall 12); with a floor f the ⌈f·n⌉ largest |R| survive.
+    /// </summary>
+    public double MinWeightKeptFraction { get; init; }
+
     /// <summary>zstd level of the final general-purpose pass (1–22).</summary>
     public int ZstdLevel { get; init; } = 19;
 
@@ -52,6 +59,7 @@ public sealed record ExcpOptions
         if (!(MultiplierClamp > 0)) throw new ArgumentException($"ExcpOptions.MultiplierClamp must be > 0, got {MultiplierClamp}.");
         foreach (var (n, b) in new[] { ("WeightBits", WeightBits), ("MomentBits", MomentBits) })
             if (b is not (1 or 2 or 4 or 8)) throw new ArgumentException($"ExcpOptions.{n} must be 1, 2, 4 or 8 (8 % bits == 0), got {b}.");
+        if (!(MinWeightKeptFraction is >= 0 and <= 1)) throw new ArgumentException($"ExcpOptions.MinWeightKeptFraction must be in [0, 1], got {MinWeightKeptFraction}.");
         if (KeyFrameInterval < 0) throw new ArgumentException($"ExcpOptions.KeyFrameInterval must be ≥ 0, got {KeyFrameInterval}.");
         if (ZstdLevel is < 1 or > 22) throw new ArgumentException($"ExcpOptions.ZstdLevel must be in 1..22, got {ZstdLevel}.");
     }

@@ -41,6 +41,22 @@ public static class ExcpPruning
         return m;
     }
 
+    /// <summary>
+    /// Not in the official code: if fewer than ⌈<paramref name="minFraction"/>·n⌉ entries survive, keep the entries whose
+    /// |R| is at least the k-th largest instead (ties may add a few; exact zeros never survive).
+    /// </summary>
+    public static bool[] ApplyKeptFloor(bool[] mask, ReadOnlySpan<float> residual, double minFraction)
+    {
+        int n = residual.Length, k = (int)Math.Ceiling(minFraction * n);
+        if (k == 0 || mask.Count(b => b) >= k) return mask;
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = MathF.Abs(residual[i]);
+        float kth = Select(a, n - k);
+        var m = new bool[n];
+        for (int i = 0; i < n; i++) m[i] = mask[i] || (MathF.Abs(residual[i]) >= kth && residual[i] != 0);
+        return m;
+    }
+
     /// <summary>τ_o = β·mean(|exp_avg|) (float32).</summary>
     public static float MomentumThreshold(ReadOnlySpan<float> expAvg, double beta) => (float)(beta * Mean(expAvg, abs: true));
 

@@ -10,7 +10,7 @@ public static class Cli
     private const string Usage = """
         usage:
           excp compress   --chain DIR (--checkpoint FILE.excp | --model M.pt|.safetensors [--optimizer O.pt] [--param-names FILE]) [--step N]
-                          [--alpha A] [--beta B] [--bits 4] [--moment-bits 4] [--official] [--keyframe-interval K] [--zstd-level L]
+                          [--alpha A] [--beta B] [--bits 4] [--moment-bits 4] [--official] [--keyframe-interval K] [--zstd-level L] [--min-kept F]
           excp decompress --chain DIR --step N (--out FILE.excp | --model OUT.pt [--optimizer OUT.pt] [--param-names FILE])
           excp inspect    (DIR | FILE.excp)
           excp verify     (DIR | FILE.excp)
@@ -94,6 +94,7 @@ public static class Cli
         {
             Alpha = D(o, "alpha", 5e-5), Beta = D(o, "beta", 2.0), WeightBits = I(o, "bits", 4), MomentBits = I(o, "moment-bits", 4),
             OfficialCompatibility = o.ContainsKey("official"), KeyFrameInterval = I(o, "keyframe-interval", 0), ZstdLevel = I(o, "zstd-level", 19),
+            MinWeightKeptFraction = D(o, "min-kept", 0),
         };
         var chain = ExcpChain.Open(dir, options);
         var sw = Stopwatch.StartNew();

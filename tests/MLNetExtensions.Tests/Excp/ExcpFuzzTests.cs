@@ -26,7 +26,7 @@ public sealed class ExcpFuzzTests(ITestOutputHelper output)
         var kinds = new Dictionary<string, int>();
         var sw = Stopwatch.StartNew();
         long slowest = 0;
-        for (int it = 0; it < 4000; it++)
+        for (int it = 0; it < 20000; it++)
         {
             var (orig, parent, hash) = seeds[it % 2];
             var (bytes, kind) = Mutate(orig, rng);
@@ -68,7 +68,7 @@ public sealed class ExcpFuzzTests(ITestOutputHelper output)
         var rng = new Random(99);
         int rejected = 0, ok = 0;
         var sw = Stopwatch.StartNew();
-        for (int it = 0; it < 3000; it++)
+        for (int it = 0; it < 10000; it++)
         {
             var (m, _) = Mutate(bytes, rng);
             try
@@ -79,7 +79,7 @@ public sealed class ExcpFuzzTests(ITestOutputHelper output)
             }
             catch (ExcpFormatException) { rejected++; }
         }
-        output.WriteLine($"3000 mutated files without checksums in {sw.Elapsed.TotalSeconds:F2} s: {rejected} rejected, {ok} decoded unchanged");
+        output.WriteLine($"10000 mutated files without checksums in {sw.Elapsed.TotalSeconds:F2} s: {rejected} rejected, {ok} decoded unchanged");
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30));
     }
 

@@ -122,6 +122,23 @@ public sealed class ExcpParityTests(ITestOutputHelper output)
     }
 
     [ParityFact]
+    public void A_kept_floor_unfreezes_the_clamped_tensor_of_pitfall_12()
+    {
+        // blk0.qkv.weight: multiplier clamped at 2.5 on a narrow |R| distribution, 1/6144 kept in link 2 (official).
+        var official = ExcpCodec.EncodeTensor(ExcpFixture.Current("link2")["blk0.qkv.weight"], ExcpFixture.F("link1", "blk0.qkv.weight", "w_recon"), new ExcpOptions());
+        Assert.Equal(1, official.Statistics!.WeightKept);
+        var floor = ExcpCodec.EncodeTensor(ExcpFixture.Current("link2")["blk0.qkv.weight"], ExcpFixture.F("link1", "blk0.qkv.weight", "w_recon"), new ExcpOptions { MinWeightKeptFraction = 0.05 });
+        Assert.InRange(floor.Statistics!.WeightKept, 308, 320); // ⌈0.05·6144⌉ = 308 largest |R|
+        var rec = ExcpCodec.Reconstruct(new ExcpLink { Step = 300, IsKeyFrame = false, ParentStep = 250, ParentHash = [], ReconstructionHash = [], Options = new ExcpOptions(), Tensors = new[] { floor } },
+            new TrainingCheckpoint(250, new[] { new CheckpointParameter("blk0.qkv.weight", new long[] { 96, 64 }, ExcpFixture.F("link1", "blk0.qkv.weight", "w_recon"), new AdamState(new float[6144], new float[6144], 250)) }));
+        var truth = ExcpFixture.Current("link2")["blk0.qkv.weight"].Values;
+        double rmse = SyntheticTraining.Rmse(truth, rec["blk0.qkv.weight"].Values);
+        double officialRmse = ExcpFixture.TensorJson("link2", "blk0.qkv.weight").GetProperty("reconstruction_error").GetProperty("weights_rmse").GetDouble();
+        output.WriteLine($"blk0.qkv.weight link 2 RMSE: official {officialRmse:E3}, with a 5 % floor {rmse:E3}");
+        Assert.True(rmse < officialRmse);
+    }
+
+    [ParityFact]
     public void Default_mode_keeps_small_second_moments_and_the_true_step()
     {
         var compat = ExcpCodec.Compress(ExcpFixture.Current("link1"), ExcpFixture.Base(), ExcpFixture.Official).Reconstruction;
