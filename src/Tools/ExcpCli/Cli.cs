@@ -93,7 +93,7 @@ public static class Cli
         var options = new ExcpOptions
         {
             Alpha = D(o, "alpha", 5e-5), Beta = D(o, "beta", 2.0), WeightBits = I(o, "bits", 4), MomentBits = I(o, "moment-bits", 4),
-            OfficialCompatibility = o.ContainsKey("official"), KeyFrameInterval = I(o, "keyframe-interval", 0), ZstdLevel = I(o, "zstd-level", 19),
+            OfficialCompatibility = o.ContainsKey("official"), KeyFrameInterval = I(o, "keyframe-interval", 0), ZstdLevel = I(o, "zstd-level", 3),
             MinWeightKeptFraction = D(o, "min-kept", 0),
         };
         var chain = ExcpChain.Open(dir, options);

@@ -20,7 +20,7 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
     public void Small_mlp_chain_compresses_an_order_of_magnitude_beyond_generic_compressors()
     {
         var (ckpts, lossTrue, lossOf) = Train(new[] { 196, 64, 10 }, warmup: 60, links: 3, every: 40, samples: 4096);
-        var f = Measure(ckpts, new ExcpOptions { Alpha = 2e-3 }, lossTrue, lossOf, zstdLevel: 19);
+        var f = Measure(ckpts, new ExcpOptions { Alpha = 2e-3 }, lossTrue, lossOf, zstdLevel: 3);
         Report(new[] { f });
         Assert.True(f.Raw / f.Link > 15, $"ExCP ratio {f.Raw / f.Link:F1}x");
         Assert.True(f.ZstdRaw / f.Link > 12, $"vs zstd(raw) {f.ZstdRaw / f.Link:F1}x");
@@ -34,7 +34,7 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
         if (Environment.GetEnvironmentVariable("EXCP_BENCH") != "1") { output.WriteLine("set EXCP_BENCH=1 to run"); return; }
         var (ckpts, lossTrue, lossOf) = Train(new[] { 784, 256, 128, 10 }, warmup: 200, links: 6, every: 100, samples: 32768);
         var rows = new List<Figures>();
-        foreach (var (a, off, level) in new[] { (5e-5, false, 19), (5e-5, true, 19), (2e-3, false, 19), (5e-3, false, 19), (5e-3, false, 3) })
+        foreach (var (a, off, level) in new[] { (5e-5, false, 3), (5e-5, true, 3), (2e-3, false, 3), (5e-3, false, 3), (5e-5, false, 19), (5e-3, false, 19) })
             rows.Add(Measure(ckpts, new ExcpOptions { Alpha = a, OfficialCompatibility = off }, lossTrue, lossOf, zstdLevel: level));
         Report(rows);
     }
@@ -57,24 +57,27 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
         var last = ckpts[^1];
         long raw = last.RawFloat32Bytes;
         long zstdRaw;
-        using (var c = new ZstdSharp.Compressor(zstdLevel))
+        using (var c = new ZstdSharp.Compressor(19)) // the best a generic compressor does on the raw fp32
         {
             var bytes = last.Parameters.SelectMany(p => new[] { p.Values }.Concat(p.Adam is { } a ? new[] { a.ExpAvg, a.ExpAvgSq } : Array.Empty<float[]>()))
                 .SelectMany(v => MemoryMarshal.AsBytes(v.AsSpan()).ToArray()).ToArray();
             zstdRaw = c.Wrap(bytes).Length;
         }
         var parent = ExcpCodec.Compress(ckpts[0], null, o).Reconstruction;
+        // Warm-up (tiered JIT) so that the first configuration measured is not penalised.
+        ExcpCodec.Decode(ExcpFile.Deserialize(ExcpFile.Serialize(ExcpCodec.Compress(ckpts[1], parent, o).Link), "warm-up"), parent);
         double size = 0, wPart = 0, oPart = 0, wk = 0, mk = 0, tc = 0, td = 0;
         int links = ckpts.Count - 1;
         for (int i = 1; i < ckpts.Count; i++)
         {
-            var sw = Stopwatch.StartNew();
+            // Process CPU time, not wall time: the shared build box runs other jobs (single-threaded code either way).
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var comp = ExcpCodec.Compress(ckpts[i], parent, o);
             var bytes = ExcpFile.Serialize(comp.Link);
-            tc += sw.Elapsed.TotalSeconds;
-            sw.Restart();
+            var cpu2 = Process.GetCurrentProcess().TotalProcessorTime;
+            tc += (cpu2 - cpu).TotalSeconds;
             var back = ExcpCodec.Decode(ExcpFile.Deserialize(bytes, "bench"), parent);
-            td += sw.Elapsed.TotalSeconds;
+            td += (Process.GetCurrentProcess().TotalProcessorTime - cpu2).TotalSeconds;
             Assert.Equal(comp.Link.ReconstructionHash, back.ContentHash());
             var info = ExcpFile.ParseInfo(bytes, "bench");
             size += bytes.Length;
@@ -93,7 +96,7 @@ public sealed class ExcpBenchmarkTests(ITestOutputHelper output)
 
     private void Report(IEnumerable<Figures> rows)
     {
-        output.WriteLine("| alpha | mode | zstd level | raw fp32 | fp16 | zstd(raw) | ExCP link (weights + optimizer) | vs raw | vs fp16 | vs zstd | weights kept | moments kept | compress MB/s | decompress MB/s | RMSE at chain end | loss true / decoded |");
+        output.WriteLine("| alpha | mode | zstd level | raw fp32 | fp16 | zstd -19 (raw) | ExCP link (weights + optimizer) | vs raw | vs fp16 | vs zstd | weights kept | moments kept | compress MB/s (CPU) | decompress MB/s (CPU) | RMSE at chain end | loss true / decoded |");
         output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var f in rows)
             output.WriteLine($"| {f.Alpha:G2} | {(f.Official ? "official" : "default")} | {f.Level} | {f.Raw / 1e3:F0} KB | {f.Fp16 / 1e3:F0} KB | {f.ZstdRaw / 1e3:F0} KB | {f.Link / 1e3:F1} KB ({f.WeightPart / 1e3:F1} + {f.OptPart / 1e3:F1}) | {f.Raw / f.Link:F1}x | {f.Fp16 / f.Link:F1}x | {f.ZstdRaw / f.Link:F1}x | {f.WeightKept:P1} | {f.MomentKept:P1} | {f.CompressMBs:F1} | {f.DecompressMBs:F1} | {f.FinalRmse:E2} | {f.LossTrue:F4} / {f.LossDecoded:F4} |");
