@@ -121,6 +121,13 @@ public sealed class ExcpChain
             if (!key) parent = Read(_entries[^1].Step);
         }
         var compressed = ExcpCodec.Compress(checkpoint, parent, Options);
+        if (parent != null && !compressed.Link.ParentHash.AsSpan().SequenceEqual(_entries[^1].ReconstructionHash))
+        {
+            // The cached reconstruction was modified by a caller: decode the parent from disk and start again.
+            _cache = null;
+            parent = Read(_entries[^1].Step);
+            compressed = ExcpCodec.Compress(checkpoint, parent, Options);
+        }
         var bytes = ExcpFile.Serialize(compressed.Link);
         var name = FileNameFor(checkpoint.Step);
         var path = Path.Combine(Directory, name);
@@ -141,12 +148,17 @@ public sealed class ExcpChain
         return new ExcpAppendResult(entry, compressed.Reconstruction, checkpoint.RawFloat32Bytes, stats);
     }
 
-    /// <summary>Decodes the checkpoint of <paramref name="step"/>, reading the links from the last key frame up to it.</summary>
+    /// <summary>
+    /// Decodes the checkpoint of <paramref name="step"/>, reading the links from the last key frame up to it. The last
+    /// decoded step is cached (and re-verified by hash before reuse); treat returned arrays as read-only.
+    /// </summary>
     public TrainingCheckpoint Read(long step)
     {
-        if (_cache is { } c && c.Step == step) return c.Checkpoint;
         int idx = _entries.FindIndex(e => e.Step == step);
         if (idx < 0) throw new KeyNotFoundException($"Chain '{Directory}' has no step {step} (steps: {string.Join(", ", _entries.Select(e => e.Step))}).");
+        // The cache is shared with callers (Append's Reconstruction, earlier Reads): trust it only while its hash still matches.
+        if (_cache is { } c0 && !c0.Checkpoint.ContentHash().AsSpan().SequenceEqual(_entries.First(e => e.Step == c0.Step).ReconstructionHash)) _cache = null;
+        if (_cache is { } c && c.Step == step) return c.Checkpoint;
         int start = idx;
         while (!_entries[start].IsKeyFrame)
         {

@@ -132,6 +132,20 @@ public sealed class ExcpChainTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_caller_mutating_a_returned_reconstruction_cannot_poison_the_chain()
+    {
+        var ckpts = SyntheticTraining.Run(7, 3);
+        var chain = ExcpChain.Open(_dir, Small);
+        chain.Append(ckpts[0]);
+        var r = chain.Append(ckpts[1]);
+        var expected = r.Reconstruction.ContentHash();
+        r.Reconstruction["fc1.weight"].Values[0] += 1f; // e.g. a trainer reusing the arrays
+        Assert.Equal(expected, chain.Read(ckpts[1].Step).ContentHash());
+        chain.Append(ckpts[2]);
+        Assert.All(ExcpChain.Open(_dir).Verify(), v => Assert.True(v.Ok, v.Message));
+    }
+
+    [Fact]
     public void A_link_refuses_the_wrong_parent()
     {
         var ckpts = SyntheticTraining.Run(4, 3);
