@@ -38,13 +38,21 @@ public static class AtomicFile
 
     private static void FsyncDirectory(string dir)
     {
-        // Makes the rename itself durable where the OS allows opening a directory (Linux); best effort elsewhere.
+        // Makes the rename itself durable. .NET cannot open a directory handle, so call open/fsync from libc on Linux.
         if (!OperatingSystem.IsLinux()) return;
         try
         {
-            using var h = File.OpenHandle(dir, FileMode.Open, FileAccess.Read);
-            RandomAccess.FlushToDisk(h);
+            int fd = Native.open(dir, 0 /* O_RDONLY */);
+            if (fd < 0) return;
+            try { Native.fsync(fd); } finally { Native.close(fd); }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    private static class Native
+    {
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)] public static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)] public static extern int fsync(int fd);
+        [System.Runtime.InteropServices.DllImport("libc")] public static extern int close(int fd);
     }
 }

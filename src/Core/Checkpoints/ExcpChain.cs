@@ -199,7 +199,13 @@ public sealed class ExcpChain
     {
         var path = Path.Combine(Directory, e.FileName);
         if (!File.Exists(path)) throw new ExcpFormatException(path, e.Step, "missing link: the file listed in the index does not exist.");
-        var link = ExcpFile.Deserialize(File.ReadAllBytes(path), path);
+        ExcpLink link;
+        try { link = ExcpFile.Deserialize(File.ReadAllBytes(path), path); }
+        catch (ExcpFormatException ex) when (ex.Step == null)
+        {
+            // A damaged header cannot tell its own step; the index can.
+            throw new ExcpFormatException(path, e.Step, ex.Message[(ex.Message.IndexOf("': ", StringComparison.Ordinal) + 3)..], ex);
+        }
         if (link.Step != e.Step || link.ParentStep != e.ParentStep || link.IsKeyFrame != e.IsKeyFrame || !link.ReconstructionHash.AsSpan().SequenceEqual(e.ReconstructionHash))
             throw new ExcpFormatException(path, e.Step, "file header disagrees with the chain index (file replaced or index stale).");
         if (!link.IsKeyFrame && parent == null)

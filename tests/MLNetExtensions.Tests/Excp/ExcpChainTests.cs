@@ -115,9 +115,12 @@ public sealed class ExcpChainTests(ITestOutputHelper output) : IDisposable
         ex = Assert.Throws<ExcpFormatException>(() => ExcpFile.Read(path));
         Assert.Contains("version 2", ex.Message);
 
-        // Not an ExCP file at all; and a corrupt index.
+        // Not an ExCP file at all (the chain still names the step, from its index); and a corrupt index.
         File.WriteAllText(path, "hello");
-        Assert.Throws<ExcpFormatException>(() => ExcpFile.Read(path));
+        Assert.Null(Assert.Throws<ExcpFormatException>(() => ExcpFile.Read(path)).Step);
+        ex = Assert.Throws<ExcpFormatException>(() => ExcpChain.Open(_dir).Read(ckpts[1].Step));
+        Assert.Equal(ckpts[1].Step, ex.Step);
+        Assert.Contains("header", ex.Message);
         File.WriteAllBytes(path, good);
         var idx = File.ReadAllBytes(chain.IndexPath);
         idx[20] ^= 1;
