@@ -162,7 +162,9 @@ public sealed class ExcpParityTests(ITestOutputHelper output)
         Assert.True(Math.Sqrt(relErr / norm) < 0.2, "float32 codebook should reconstruct kept second moments closely");
         Assert.Equal(250, m.Step);
         Assert.Equal(200, compat[name].Adam!.Step);
-        // Masks do not depend on the codebook precision.
-        Assert.Equal(compat[name].Values.Select(v => v != 0), compat[name].Values.Select(v => v != 0));
+        // Masks do not depend on the codebook precision: same surviving residual and moment entries in both modes.
+        var parent = ExcpFixture.F("link1", name, "w_prev");
+        Assert.Equal(compat[name].Values.Select((v, i) => v != parent[i]), better[name].Values.Select((v, i) => v != parent[i]));
+        Assert.Equal(compat[name].Adam!.ExpAvg.Select(v => v != 0), m.ExpAvg.Select(v => v != 0));
     }
 }
