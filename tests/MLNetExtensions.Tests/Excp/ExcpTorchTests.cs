@@ -77,6 +77,12 @@ public sealed class ExcpTorchTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(p.Adam.Step, again[p.Name].Adam!.Step);
         }
 
+        // safetensors weights too.
+        var st = Path.Combine(_dir, "model.safetensors");
+        PyTorchCheckpointFiles.Save(ck, st);
+        var fromSt = PyTorchCheckpointFiles.Load(st, opt2, ck.Step);
+        foreach (var p in ck.Parameters) { Assert.Equal(p.Values, fromSt[p.Name].Values); Assert.Equal(p.Adam!.ExpAvg, fromSt[p.Name].Adam!.ExpAvg); }
+
         // Ambiguous shapes without names are refused, not guessed.
         using var twin = new MlpTraining(4, new[] { 8, 8, 8, 8 });
         twin.Train(2);
