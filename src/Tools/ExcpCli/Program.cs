@@ -1,0 +1,3 @@
+using MLNetExtensions.ExcpCli;
+
+return Cli.Run(args, Console.Out, Console.Error);
