@@ -349,7 +349,9 @@ def run_benchmark(args):
     out, loss = fwd_bwd(model, x, y)  # warm-up (also the train-mode check: batch statistics, same weights)
     tr = out[0] if isinstance(out, tuple) else out
     gnorm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in model.parameters() if p.grad is not None))
-    print("check train output sum=%.6f loss=%.6f grad_norm=%.6f" % (tr.sum().item(), loss.item(), gnorm.item()))
+    # With fresh (untrained) weights the sum is ~0 (train-mode BN centres the batch), so abs_sum is the useful figure.
+    print("check train output sum=%.6f abs_sum=%.6f loss=%.6f grad_norm=%.6f"
+          % (tr.sum().item(), tr.abs().sum().item(), loss.item(), gnorm.item()))
     times = []
     for _ in range(args.reps):
         t0 = time.perf_counter()

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.IO;
 using System.Buffers.Binary;
 
 namespace MLNetExtensions.Core.Checkpoints;

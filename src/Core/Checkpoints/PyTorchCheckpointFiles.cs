@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.IO;
 using System.Collections;
 using System.Collections.Specialized;
 using TorchSharp;

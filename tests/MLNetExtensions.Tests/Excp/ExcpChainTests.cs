@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.IO;
 using System.Buffers.Binary;
 using MLNetExtensions.Core.Checkpoints;
 using Xunit;
