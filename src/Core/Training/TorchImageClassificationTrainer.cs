@@ -217,6 +217,8 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
 
         public void OnStep(long step, long totalSteps) => _onStep(_model, step, totalSteps);
 
+        public bool Forward(HostBatch b) { _model.call(Images(b)); return true; }
+
         public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) => _train.Stream(shuffle, _o.ShuffleBufferSize, token);
 
         private Tensor Images(HostBatch b)

@@ -78,6 +78,12 @@ public abstract class TorchTrainerOptions
     /// <summary>Trace-log and report progress every N steps. Default 50.</summary>
     public int LogEveryNSteps { get; set; } = 50;
 
+    /// <summary>
+    /// After training, re-estimate BatchNorm running statistics over this many training batches with the final
+    /// weights (0 = keep the running averages). Matters for short runs; see <see cref="BatchNormStatistics"/>. Default 50.
+    /// </summary>
+    public int BatchNormRecalibrationBatches { get; set; } = 50;
+
     /// <summary>Rows per forward pass when the fitted model transforms data. Default 64.</summary>
     public int InferenceBatchSize { get; set; } = 64;
 
@@ -93,6 +99,7 @@ public abstract class TorchTrainerOptions
         if (LabelSmoothing < 0 || LabelSmoothing >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be ≥ 1 or null.");
         if (EarlyStoppingPatience != null && ValidationSet == null) throw new ArgumentException("EarlyStoppingPatience needs a ValidationSet.", nameof(EarlyStoppingPatience));
+        if (BatchNormRecalibrationBatches < 0) throw new ArgumentOutOfRangeException(nameof(BatchNormRecalibrationBatches), BatchNormRecalibrationBatches, "BatchNormRecalibrationBatches must be ≥ 0.");
         if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (PretrainedWeightsPath != null && !File.Exists(PretrainedWeightsPath))
             throw new FileNotFoundException($"PretrainedWeightsPath '{PretrainedWeightsPath}' does not exist.", PretrainedWeightsPath);

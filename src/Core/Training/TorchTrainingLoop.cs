@@ -24,6 +24,8 @@ public interface ITrainingTask
     long? RowCount { get; }
     /// <summary>Called after every optimisation step with the global step (e.g. PRepBN schedules).</summary>
     void OnStep(long step, long totalSteps) { }
+    /// <summary>Forward only (no loss), used to re-estimate BatchNorm statistics; tasks without it skip recalibration.</summary>
+    bool Forward(HostBatch batch) => false;
 }
 
 /// <summary>Result of a run.</summary>
@@ -158,6 +160,14 @@ public sealed class TorchTrainingLoop
                     foreach (var (k, v) in bestWeights) sd[k].copy_(v.to(device));
                 }
                 ch.Info(MessageSensitivity.None, $"Restored the weights of epoch {bestEpoch} (validation {best:F4}).");
+            }
+            if (_o.BatchNormRecalibrationBatches > 0)
+            {
+                var batches = task.TrainBatches(new Random(_seed), _o.CancellationToken).Take(_o.BatchNormRecalibrationBatches);
+                bool supported = true;
+                int norms = BatchNormStatistics.Recalibrate(model, batches.Select(b => (Action)(() => supported &= task.Forward(b))).TakeWhile(_ => supported));
+                if (supported && norms > 0)
+                    ch.Info(MessageSensitivity.None, $"Re-estimated the statistics of {norms} BatchNorm layers over {_o.BatchNormRecalibrationBatches} batches.");
             }
         }
         finally
