@@ -26,7 +26,7 @@ public static class SchemaError
         return (int)key.Count;
     }
 
-    /// <summary>Schema-shape version of <see cref="CheckKeyLabel"/> for <c>GetOutputSchema</c> (no data).</summary>
+    /// <summary>Schema-shape version of <see cref="CheckKeyLabel(DataViewSchema, string)"/> for <c>GetOutputSchema</c> (no data).</summary>
     public static void CheckKeyLabel(SchemaShape schema, string column)
     {
         var found = schema.Where(c => c.Name == column).ToList();

@@ -13,7 +13,7 @@ namespace MLNetExtensions.Core.Training;
 /// </summary>
 public static class BatchNormStatistics
 {
-    /// <summary>Runs <paramref name="forward"/> over the batches with only BatchNorms updating; returns the number of BatchNorms.</summary>
+    /// <summary>Runs <paramref name="forwardBatches"/> with only BatchNorms updating; returns the number of BatchNorms.</summary>
     public static int Recalibrate(nn.Module model, IEnumerable<Action> forwardBatches)
     {
         var norms = model.modules().Where(m => m is BatchNorm1d or BatchNorm2d or BatchNorm3d).ToList();
