@@ -26,12 +26,13 @@ var trainer = ml.MulticlassClassification.Trainers.TinyViM(new TinyViMClassifier
 {
     Variant = opts.Variant, MaxEpochs = opts.Epochs, BatchSize = 64, LearningRate = 2e-3, WarmupSteps = 100,
     Mean = new[] { 0.2860f, 0.2860f, 0.2860f }, Std = new[] { 0.3530f, 0.3530f, 0.3530f }, // Fashion-MNIST statistics
-    LogEveryNSteps = 100,
+    LogEveryNSteps = 25,
     DeployForInference = !args.Contains("--no-deploy"),
     Progress = new Progress(p =>
     {
-        if (p.EpochCompleted) history.Add(p);
+        history.Add(p);
         var of = p.StepsPerEpoch is long s ? $"/{s * opts.Epochs}" : "";
+        if (!p.EpochCompleted && p.Step % 100 != 0) return; // plot every report, print every 100 steps
         Console.WriteLine($"  epoch {p.Epoch} step {p.Step}{of}  loss {p.TrainLoss:F4}  lr {p.LearningRate:E2}  {p.Elapsed:mm\\:ss}" +
                           (p.EpochCompleted ? "  (epoch done)" : ""));
     }),
@@ -65,8 +66,11 @@ for (int i = 0; i < truth.Length; i++)
 if (history.Count > 0)
 {
     var png = Path.Combine(opts.Out, "tinyvim-training.png");
-    new PngChart { Title = $"TinyViM-{opts.Variant} on Fashion-MNIST 64×64: test accuracy {metrics.MicroAccuracy:P1}", XLabel = "epoch", YLabel = "train loss (label smoothing 0.1)" }
-        .AddLine("train loss", history.Select(h => (double)h.Epoch), history.Select(h => h.TrainLoss))
+    var steps = history.Where(h => !h.EpochCompleted).ToList();
+    if (steps.Count == 0) steps = history;
+    new PngChart { Title = $"TinyViM-{opts.Variant} on Fashion-MNIST 64×64: test accuracy {metrics.MicroAccuracy:P1}", XLabel = "optimisation step", YLabel = "mean train loss of the epoch so far" }
+        .AddLine("train loss", steps.Select(h => (double)h.Step), steps.Select(h => h.TrainLoss))
+        .AddLine("learning rate × 500", steps.Select(h => (double)h.Step), steps.Select(h => h.LearningRate * 500))
         .Save(png);
     Console.WriteLine($"wrote {png}");
 }
