@@ -3,6 +3,12 @@ using MLNetExtensions.Transforms.TinyViM;
 using TorchSharp;
 using static TorchSharp.torch;
 
+// `slab [--out DIR]`: the SLAB latency benchmark (SlabBenchmark.cs); otherwise the TinyViM stage timing below.
+if (args.Length > 0 && args[0] == "slab")
+{
+    MLNetExtensions.Benchmarks.SlabBenchmark.Run(args[1..]);
+    return;
+}
 torch.set_num_threads(1);
 var variant = args.Length > 0 ? args[0] : "Tiny";
 int batch = 64, size = 64;

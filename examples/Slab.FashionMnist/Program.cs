@@ -1,7 +1,7 @@
 // The SLAB paper's comparison at one budget on Fashion-MNIST: LayerNorm vs PRepBN vs naive BatchNorm, softmax vs
 // simplified linear attention, same model size, epochs, data order and seed. Prints accuracy, training time and the
 // inference latency of each served form (PRepBN/BN folded), and writes PNGs of the training curves.
-// Usage: dotnet run --project examples/Slab.FashionMnist -c Release [-- --epochs 4 --train-rows 20000 --test-rows 10000
+// Usage: dotnet run --project examples/Slab.FashionMnist -c Release [-- --epochs 4 --train-rows 12000 --test-rows 10000
 //        --family DeiT|Swin --variant nano|micro|… --size 28 --lr 4e-3 --threads N --runs all|ln-sm,prepbn-sla,… --out DIR]
 using System.Diagnostics;
 using Microsoft.ML;
@@ -114,7 +114,7 @@ sealed record Args(int Epochs, int? TrainRows, int? TestRows, SlabFamily Family,
     {
         string? Get(string name) { int i = Array.IndexOf(a, name); return i >= 0 && i + 1 < a.Length ? a[i + 1] : null; }
         int? Int(string name) => Get(name) is string s ? int.Parse(s) : null;
-        return new Args(Int("--epochs") ?? 4, Int("--train-rows") ?? 20000, Int("--test-rows") ?? 10000,
+        return new Args(Int("--epochs") ?? 4, Int("--train-rows") ?? 12000, Int("--test-rows") ?? 10000,
             Enum.Parse<SlabFamily>(Get("--family") ?? "DeiT", ignoreCase: true), Get("--variant") ?? "nano", Int("--size") ?? 28,
             double.Parse(Get("--lr") ?? "4e-3", System.Globalization.CultureInfo.InvariantCulture), Int("--threads"), Get("--runs") ?? "all", Get("--out") ?? "out");
     }
