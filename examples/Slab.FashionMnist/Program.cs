@@ -15,6 +15,7 @@ using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 
 var o = Args.Parse(args);
+var inv = System.Globalization.CultureInfo.InvariantCulture;
 if (o.Threads is int n) torch.set_num_threads(n);
 var ml = new MLContext(seed: 0);
 Console.WriteLine($"Fashion-MNIST from {FashionMnist.LocateDirectory() ?? "the embedded subset"}; torch threads {torch.get_num_threads()}; " +
@@ -54,7 +55,17 @@ foreach (var run in runs)
         Progress = new Progress(p => { log.Add(p); if (p.EpochCompleted) Console.WriteLine($"  [{run.Key}] epoch {p.Epoch}: loss {p.TrainLoss:F4}, test acc {p.ValidationMetric:P2}, {p.Elapsed:mm\\:ss}"); }),
     });
     var sw = Stopwatch.StartNew();
-    using var model = trainer.Fit(train);
+    TorchImageClassificationTransformer model;
+    try { model = trainer.Fit(train); }
+    catch (System.Runtime.InteropServices.ExternalException e)
+    {
+        // Seen once on the loaded shared machine: a native "toFloat" check failing on a scalar inside LibTorch.
+        // The run is deterministic for its seed, so one retry repeats it exactly.
+        Console.WriteLine($"  [{run.Key}] native error ({e.Message.Split('\n')[0]}); retrying once");
+        log.Clear(); sw.Restart();
+        model = trainer.Fit(train);
+    }
+    using var _ = model;
     var trainTime = sw.Elapsed;
     var acc = ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
     bool folded = model.Network is SlabDeit { IsDeployed: true } or SlabSwinTransformer { IsDeployed: true };
@@ -63,21 +74,40 @@ foreach (var run in runs)
     results.Add((run.Label, acc, trainTime, ms1, ms64, folded, log));
 }
 
+// Each finished run is also written to the output folder, and the table and charts cover every run found there, so
+// runs done by separate invocations (e.g. `--runs bn-sla` after a crash) join one comparison.
+Directory.CreateDirectory(o.Out);
+foreach (var r in results)
+{
+    var key = all.First(a => a.Label == r.Label).Key;
+    File.WriteAllLines(Path.Combine(o.Out, $"slab-run-{key}.tsv"),
+        new[] { string.Join('\t', r.Label, r.Acc.ToString("R", inv), r.Train.TotalSeconds.ToString("R", inv), r.Ms1.ToString("R", inv), r.Ms64.ToString("R", inv), r.Folded) }
+        .Concat(r.Log.Select(p => string.Join('\t', p.Step, p.Epoch, p.TrainLoss.ToString("R", inv), p.ValidationMetric?.ToString("R", inv) ?? "", p.EpochCompleted))));
+}
+var saved = all.Select(a => Path.Combine(o.Out, $"slab-run-{a.Key}.tsv")).Where(File.Exists).Select(f =>
+{
+    var lines = File.ReadAllLines(f);
+    var h = lines[0].Split('\t');
+    var log = lines.Skip(1).Select(l => l.Split('\t')).Select(c => (Step: long.Parse(c[0]), Epoch: int.Parse(c[1]), Loss: double.Parse(c[2], inv),
+        Val: c[3] == "" ? (double?)null : double.Parse(c[3], inv), Done: bool.Parse(c[4]))).ToList();
+    return (Label: h[0], Acc: double.Parse(h[1], inv), Train: TimeSpan.FromSeconds(double.Parse(h[2], inv)), Ms1: double.Parse(h[3], inv),
+        Ms64: double.Parse(h[4], inv), Folded: bool.Parse(h[5]), Log: log);
+}).ToList();
+
 Console.WriteLine();
 Console.WriteLine($"| model ({o.Family} {o.Variant}, {o.Size}², {o.Epochs} ep, {train.GetRowCount()} rows) | test acc | train time | served form | latency b=1 (ms) | latency b=64 (ms) |");
 Console.WriteLine("|---|---|---|---|---|---|");
-foreach (var r in results)
+foreach (var r in saved)
     Console.WriteLine($"| {r.Label} | {r.Acc:P2} | {r.Train:mm\\:ss} | {(r.Folded ? "folded" : "unfolded")} | {r.Ms1:F3} | {r.Ms64:F2} |");
 
-Directory.CreateDirectory(o.Out);
 var loss = new PngChart { Title = $"SLAB {o.Family}-{o.Variant} on Fashion-MNIST: training loss", XLabel = "optimizer step", YLabel = "train loss (running mean within the epoch)" };
 var val = new PngChart { Title = $"SLAB {o.Family}-{o.Variant} on Fashion-MNIST: test accuracy per epoch", XLabel = "epoch", YLabel = "test accuracy" };
-foreach (var r in results)
+foreach (var r in saved)
 {
-    var steps = r.Log.Where(p => !p.EpochCompleted).ToList();
-    loss.AddLine(r.Label, steps.Select(p => (double)p.Step), steps.Select(p => p.TrainLoss));
-    var ep = r.Log.Where(p => p.EpochCompleted && p.ValidationMetric != null).ToList();
-    val.AddLine(r.Label, ep.Select(p => (double)p.Epoch), ep.Select(p => p.ValidationMetric!.Value));
+    var steps = r.Log.Where(p => !p.Done).ToList();
+    loss.AddLine(r.Label, steps.Select(p => (double)p.Step), steps.Select(p => p.Loss));
+    var ep = r.Log.Where(p => p.Done && p.Val != null).ToList();
+    val.AddLine(r.Label, ep.Select(p => (double)p.Epoch), ep.Select(p => p.Val!.Value));
 }
 loss.Save(Path.Combine(o.Out, "slab-training-loss.png"));
 val.Save(Path.Combine(o.Out, "slab-test-accuracy.png"));
