@@ -4,6 +4,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 torch.set_num_threads(1);
+if (args.Length > 0 && args[0] == "ssa") { MLNetExtensions.Benchmarks.SsaBenchmark.Run(args[1..]); return; }
 var variant = args.Length > 0 ? args[0] : "Tiny";
 int batch = 64, size = 64;
 torch.manual_seed(0);
