@@ -7,6 +7,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["tinyvim"] = TinyViMBench.Run,
     ["convcheck"] = ConvCheck.Run,
     ["slab"] = a => { SlabBenchmark.Run(a); return 0; },
+    ["ssa"] = a => { SsaBenchmark.Run(a); return 0; },
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNetExtensions.Core.Inference;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions;
 
@@ -19,6 +20,7 @@ public static class MLNetExtensionsRegistration
         ArgumentNullException.ThrowIfNull(mlContext);
         EnsureModelFamilies();
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 

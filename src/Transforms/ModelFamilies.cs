@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.TinyViM;
 
@@ -15,5 +16,6 @@ internal static class ModelFamilies
             (json, classes) => new SimpleConvNet(JsonSerializer.Deserialize<SimpleConvNetConfig>(json)!, classes)),
         () => TorchModelRegistry.Register(TinyViMArchitecture.Name, TinyViMArchitecture.Build),
         () => TorchModelRegistry.Register(SlabArchitecture.Name, SlabArchitecture.Build),
+        () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
     };
 }
