@@ -95,7 +95,7 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
     public SelectiveScanMode ScanMode { get; set; } = SelectiveScanMode.Chunked;
 
     /// <summary>Chunk length passed to <see cref="SelectiveScan.Chunked"/>.</summary>
-    public int ChunkSize { get; set; } = 32;
+    public int ChunkSize { get; set; } = 8;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
