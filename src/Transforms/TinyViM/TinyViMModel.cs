@@ -28,7 +28,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
     private readonly nn.Module<Tensor, Tensor>? dist_head;
 
     private readonly List<SS2D> _mixers = new();
-    private SelectiveScanMode _scanMode = SelectiveScanMode.Chunked;
+    private SelectiveScanMode _scanMode = SelectiveScanMode.Auto;
 
     /// <summary>
     /// Builds the network with the official from-scratch initialisation (convs and linears truncated-normal std 0.02
@@ -107,7 +107,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
     /// <summary>Distillation head (key <c>dist_head</c>), or null without distillation.</summary>
     public nn.Module<Tensor, Tensor>? DistHead => dist_head;
 
-    /// <summary>Scan implementation used by every mixer (default <see cref="SelectiveScanMode.Chunked"/>).</summary>
+    /// <summary>Scan implementation used by every mixer (default <see cref="SelectiveScanMode.Auto"/>).</summary>
     public SelectiveScanMode ScanMode
     {
         get => _scanMode;
@@ -204,6 +204,13 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
         return new LocalBlock(dim, (int)(c.MlpRatio * dim), dropPath, c.LayerScaleInit);
     }
 
+    /// <summary>
+    /// timm <c>trunc_normal_(w, std=.02)</c>: N(0, 0.02²) cut at ±2 (absolute bounds, so the cut never bites at this
+    /// std). TorchSharp 0.107's <c>nn.init.trunc_normal_</c> is not used: here it filled every weight with the constant
+    /// 0.02 (mean 0.02, std ≈ 0), which makes all logits' input gradients vanish.
+    /// </summary>
+    private static void TruncNormal(Tensor w) => w.normal_(0.0, 0.02).clamp_(-2.0, 2.0);
+
     /// <summary>Official <c>_init_weights</c>: trunc-normal(0.02) convs/linears with zero bias, unit LayerNorms.</summary>
     private void InitWeights()
     {
@@ -213,11 +220,11 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
             switch (m)
             {
                 case Conv2d conv:
-                    nn.init.trunc_normal_(conv.weight, std: 0.02);
+                    TruncNormal(conv.weight);
                     if (conv.bias is not null) nn.init.zeros_(conv.bias);
                     break;
                 case Linear lin:
-                    nn.init.trunc_normal_(lin.weight, std: 0.02);
+                    TruncNormal(lin.weight);
                     if (lin.bias is not null) nn.init.zeros_(lin.bias);
                     break;
                 case LayerNorm ln:

@@ -65,6 +65,29 @@ public sealed class TinyViMModelTests
     }
 
     [Fact]
+    public void Initialisation_FollowsOfficialRecipe()
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(3);
+        using var model = new TinyViMModel(TinyViMConfig.Tiny, 10);
+        var sd = model.state_dict();
+        foreach (var key in new[] { "network.4.0.mlp.fc1.c.weight", "head.weight", "patch_embed.2.c.weight" })
+        {
+            var std = sd[key].std().item<float>();
+            Assert.True(Math.Abs(std - 0.02) < 0.003, $"{key}: std {std}, expected trunc-normal 0.02");
+            Assert.True(Math.Abs(sd[key].mean().item<float>()) < 0.003, $"{key}: mean not ≈ 0");
+        }
+        Assert.Equal(0f, sd["network.0.0.dwconv.conv1.bias"].abs().max().item<float>());
+        Assert.True(sd["network.0.0.layer_scale"].eq(1).all().item<bool>());
+        var aLogs = sd["network.0.1.op.A_logs"];
+        Assert.True(aLogs[5].allclose(torch.arange(1, 9, dtype: ScalarType.Float32).log()));
+        Assert.True(sd["network.0.1.op.Ds"].eq(1).all().item<bool>());
+        // softplus(dt_projs_bias) lies in [1e-4, 0.1] (dt init range, floor 1e-4).
+        var dt = nn.functional.softplus(sd["network.0.1.op.dt_projs_bias"]);
+        Assert.True(dt.min().item<float>() >= 0.99e-4 && dt.max().item<float>() <= 0.1001);
+    }
+
+    [Fact]
     public void NoDistillation_HasNoDistHeadAndReturnsHead()
     {
         using var scope = torch.NewDisposeScope();
