@@ -65,6 +65,31 @@ public sealed class TinyViMModelTests
     }
 
     [Fact]
+    public void Training_MemorisesToyBatch()
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(11);
+        using var model = new TinyViMModel(TinyViMConfig.Micro, 4, distillation: false);
+        model.train();
+        var x = torch.randn(16, 3, 32, 32);
+        var y = torch.arange(16, dtype: ScalarType.Int64) % 4;
+        using var opt = torch.optim.AdamW(model.parameters(), lr: 3e-3);
+        float first = 0, last = 0;
+        for (var step = 0; step < 25; step++)
+        {
+            using var s = torch.NewDisposeScope();
+            opt.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(x), y);
+            loss.backward();
+            opt.step();
+            if (step == 0) first = loss.item<float>();
+            last = loss.item<float>();
+        }
+        _out.WriteLine($"toy training loss {first:F3} → {last:F3}");
+        Assert.True(last < 0.5f * first, $"loss did not fall enough: {first} → {last}");
+    }
+
+    [Fact]
     public void Initialisation_FollowsOfficialRecipe()
     {
         using var scope = torch.NewDisposeScope();
