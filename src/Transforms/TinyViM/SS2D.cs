@@ -7,7 +7,13 @@ namespace MLNetExtensions.Transforms.TinyViM;
 /// <summary>Which <see cref="SelectiveScan"/> implementation the mixers run.</summary>
 public enum SelectiveScanMode
 {
-    /// <summary><see cref="SelectiveScan.Chunked"/> (default).</summary>
+    /// <summary>
+    /// Default: <see cref="SelectiveScan.Sequential"/> for short sequences (L ≤ <see cref="SS2D.AutoSequentialMaxLength"/>,
+    /// e.g. TinyViM's 2×2 … 7×7 grids, where a few steps cost less than the chunked machinery on CPU), else
+    /// <see cref="SelectiveScan.Chunked"/>.
+    /// </summary>
+    Auto,
+    /// <summary><see cref="SelectiveScan.Chunked"/>.</summary>
     Chunked,
     /// <summary><see cref="SelectiveScan.Sequential"/> (reference loop).</summary>
     Sequential,
@@ -92,10 +98,13 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
     public int Pool => _pool;
 
     /// <summary>Which scan implementation <see cref="ForwardSsm"/> uses.</summary>
-    public SelectiveScanMode ScanMode { get; set; } = SelectiveScanMode.Chunked;
+    public SelectiveScanMode ScanMode { get; set; } = SelectiveScanMode.Auto;
+
+    /// <summary>Longest sequence that <see cref="SelectiveScanMode.Auto"/> scans sequentially.</summary>
+    public const int AutoSequentialMaxLength = 64;
 
     /// <summary>Chunk length passed to <see cref="SelectiveScan.Chunked"/>.</summary>
-    public int ChunkSize { get; set; } = 32;
+    public int ChunkSize { get; set; } = 8;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
@@ -150,7 +159,9 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
         var u = xs.reshape(b, K * D, l);
         var delta = dts.reshape(b, K * D, l);
         var bias = dt_projs_bias.reshape(-1);
-        var ys = ScanMode == SelectiveScanMode.Sequential
+        var sequential = ScanMode == SelectiveScanMode.Sequential ||
+                         (ScanMode == SelectiveScanMode.Auto && l <= AutoSequentialMaxLength);
+        var ys = sequential
             ? SelectiveScan.Sequential(u, delta, As, pieces[1], pieces[2], Ds, bias, deltaSoftplus: true)
             : SelectiveScan.Chunked(u, delta, As, pieces[1], pieces[2], Ds, bias, deltaSoftplus: true, chunkSize: ChunkSize);
         ys = ys.view(b, K, D, l);

@@ -82,7 +82,7 @@ public static class SelectiveScan
     /// <param name="chunkSize">Requested chunk length T (reduced automatically when the decays are too steep).</param>
     /// <returns>y with the layout of <paramref name="u"/>: (batch, channels, L).</returns>
     public static Tensor Chunked(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C,
-        Tensor? D = null, Tensor? deltaBias = null, bool deltaSoftplus = true, int chunkSize = 32)
+        Tensor? D = null, Tensor? deltaBias = null, bool deltaSoftplus = true, int chunkSize = 8)
     {
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be at least 1.");
         using var scope = torch.NewDisposeScope();

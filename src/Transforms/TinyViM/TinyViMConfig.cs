@@ -82,7 +82,7 @@ public sealed record TinyViMConfig(string Name, int[] Layers, int[] EmbedDims)
     public int InChannels { get; init; } = 3;
 
     /// <summary>Chunk length used by the model's chunked selective scan (see <see cref="SelectiveScan.Chunked"/>).</summary>
-    public int ScanChunkSize { get; init; } = 32;
+    public int ScanChunkSize { get; init; } = 8;
 
     /// <summary>
     /// H and W must be multiples of this (32 for every official variant): each stage's map (input ÷ 4 after the stem,

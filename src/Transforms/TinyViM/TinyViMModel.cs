@@ -28,7 +28,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
     private readonly nn.Module<Tensor, Tensor>? dist_head;
 
     private readonly List<SS2D> _mixers = new();
-    private SelectiveScanMode _scanMode = SelectiveScanMode.Chunked;
+    private SelectiveScanMode _scanMode = SelectiveScanMode.Auto;
 
     /// <summary>
     /// Builds the network with the official from-scratch initialisation (convs and linears truncated-normal std 0.02
@@ -107,7 +107,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
     /// <summary>Distillation head (key <c>dist_head</c>), or null without distillation.</summary>
     public nn.Module<Tensor, Tensor>? DistHead => dist_head;
 
-    /// <summary>Scan implementation used by every mixer (default <see cref="SelectiveScanMode.Chunked"/>).</summary>
+    /// <summary>Scan implementation used by every mixer (default <see cref="SelectiveScanMode.Auto"/>).</summary>
     public SelectiveScanMode ScanMode
     {
         get => _scanMode;
@@ -213,7 +213,8 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
             switch (m)
             {
                 case Conv2d conv:
-                    MLNetExtensions.Transforms.Layers.LayerInit.TruncNormal_(conv.weight, std: 0.02); // TorchSharp 0.107 trunc_normal_ is broken
+                    // timm trunc_normal_(std=.02); TorchSharp 0.107's nn.init.trunc_normal_ is broken (see LayerInit).
+                    MLNetExtensions.Transforms.Layers.LayerInit.TruncNormal_(conv.weight, std: 0.02);
                     if (conv.bias is not null) nn.init.zeros_(conv.bias);
                     break;
                 case Linear lin:
