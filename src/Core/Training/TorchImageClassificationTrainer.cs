@@ -217,7 +217,9 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
 
         public void OnStep(long step, long totalSteps) => _onStep(_model, step, totalSteps);
 
-        public bool Forward(HostBatch b) { _model.call(Images(b)); return true; }
+        public bool CanForward => true;
+
+        public void Forward(HostBatch b) => _model.call(Images(b));
 
         public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) => _train.Stream(shuffle, _o.ShuffleBufferSize, token);
 

@@ -24,8 +24,10 @@ public interface ITrainingTask
     long? RowCount { get; }
     /// <summary>Called after every optimisation step with the global step (e.g. PRepBN schedules).</summary>
     void OnStep(long step, long totalSteps) { }
-    /// <summary>Forward only (no loss), used to re-estimate BatchNorm statistics; tasks without it skip recalibration.</summary>
-    bool Forward(HostBatch batch) => false;
+    /// <summary>Whether <see cref="Forward"/> is implemented (tasks without it skip BatchNorm re-estimation).</summary>
+    bool CanForward => false;
+    /// <summary>Forward only (no loss), used to re-estimate BatchNorm statistics.</summary>
+    void Forward(HostBatch batch) => throw new NotSupportedException();
 }
 
 /// <summary>Result of a run.</summary>
@@ -161,12 +163,11 @@ public sealed class TorchTrainingLoop
                 }
                 ch.Info(MessageSensitivity.None, $"Restored the weights of epoch {bestEpoch} (validation {best:F4}).");
             }
-            if (_o.BatchNormRecalibrationBatches > 0)
+            if (_o.BatchNormRecalibrationBatches > 0 && task.CanForward)
             {
                 var batches = task.TrainBatches(new Random(_seed), _o.CancellationToken).Take(_o.BatchNormRecalibrationBatches);
-                bool supported = true;
-                int norms = BatchNormStatistics.Recalibrate(model, batches.Select(b => (Action)(() => supported &= task.Forward(b))).TakeWhile(_ => supported));
-                if (supported && norms > 0)
+                int norms = BatchNormStatistics.Recalibrate(model, batches.Select(b => (Action)(() => task.Forward(b))));
+                if (norms > 0)
                     ch.Info(MessageSensitivity.None, $"Re-estimated the statistics of {norms} BatchNorm layers over {_o.BatchNormRecalibrationBatches} batches.");
             }
         }
