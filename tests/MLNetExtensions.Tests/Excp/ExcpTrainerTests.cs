@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetExtensions.Core.Checkpoints;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Training;
@@ -77,6 +78,20 @@ public class ExcpTrainerTests
                 norm += a[k].pow(2).sum().item<float>();
             }
             Assert.True(dResumed < 0.25 * dOther, $"resumed distance² {dResumed:G3} vs other-seed {dOther:G3} (norm² {norm:G3})");
+
+            // Serving a chain step: the last step's decoded weights go into the fitted transformer exactly, and its
+            // predictions stay close to the trained model's (lossy link).
+            var test = FashionMnist.Load(ml, FashionMnistSplit.Test, 200);
+            var before = resumed.Transform(test).GetColumn<uint>("PredictedLabel").ToArray();
+            long served = ExcpServing.LoadStep(resumed, chainDir);
+            Assert.Equal(3 * stepsPerEpoch, served);
+            var decoded = ExcpChain.Open(chainDir).Read(served);
+            var sd = resumed.Network.state_dict();
+            foreach (var p in decoded.Parameters)
+                Assert.Equal(p.Values, sd[p.Name].to(torch.float32).data<float>().ToArray());
+            var after = resumed.Transform(test).GetColumn<uint>("PredictedLabel").ToArray();
+            double agree = before.Zip(after).Count(t => t.First == t.Second) / (double)before.Length;
+            Assert.True(agree > 0.8, $"predictions of the served chain step agree with the trained model on {agree:P0}");
         }
         finally { Directory.Delete(dir, true); }
     }
