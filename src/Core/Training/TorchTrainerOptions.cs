@@ -65,6 +65,12 @@ public abstract class TorchTrainerOptions
 
     /// <summary>Folder for periodic training checkpoints (weights, optimizer state, progress); null = none. Default null.</summary>
     public string? CheckpointDirectory { get; set; }
+    /// <summary>
+    /// Write the periodic checkpoints as an ExCP chain (weights + AdamW moments, lossy, typically 15–60× smaller) in
+    /// <c>CheckpointDirectory/excp</c> instead of uncompressed files; null = off (uncompressed, the default). Resume then
+    /// restores weights, moments and the true Adam step from the chain's last step. Needs <see cref="CheckpointDirectory"/>.
+    /// </summary>
+    public MLNetExtensions.Core.Checkpoints.ExcpOptions? ExcpCheckpoints { get; set; }
     /// <summary>Resume from the latest checkpoint in <see cref="CheckpointDirectory"/> if one exists. Default true.</summary>
     public bool ResumeFromCheckpoint { get; set; } = true;
 
@@ -103,6 +109,11 @@ public abstract class TorchTrainerOptions
         if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (PretrainedWeightsPath != null && !File.Exists(PretrainedWeightsPath))
             throw new FileNotFoundException($"PretrainedWeightsPath '{PretrainedWeightsPath}' does not exist.", PretrainedWeightsPath);
+        if (ExcpCheckpoints != null)
+        {
+            if (CheckpointDirectory == null) throw new ArgumentException("ExcpCheckpoints needs a CheckpointDirectory.", nameof(ExcpCheckpoints));
+            ExcpCheckpoints.Validate();
+        }
         TorchDevices.Parse(Device); // throws on a malformed device string
     }
 }

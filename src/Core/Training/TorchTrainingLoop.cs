@@ -74,7 +74,9 @@ public sealed class TorchTrainingLoop
         int startEpoch = 1; long step = 0; double? best = null; int? bestEpoch = null; int sinceBest = 0;
         Dictionary<string, Tensor>? bestWeights = null;
         bool resumed = false;
-        var store = _o.CheckpointDirectory != null ? new TrainingCheckpointStore(_o.CheckpointDirectory) : null;
+        ITrainingCheckpointStore? store = _o.CheckpointDirectory == null ? null
+            : _o.ExcpCheckpoints != null ? new ExcpTrainingCheckpointStore(_o.CheckpointDirectory, _o.ExcpCheckpoints, startNewChain: !_o.ResumeFromCheckpoint)
+            : new TrainingCheckpointStore(_o.CheckpointDirectory);
         if (store != null && _o.ResumeFromCheckpoint && store.TryLoadLatest(model, opt, out var state))
         {
             startEpoch = state.Epoch + 1; step = state.Step; best = state.BestMetric; bestEpoch = state.BestEpoch;

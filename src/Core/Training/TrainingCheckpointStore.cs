@@ -9,12 +9,23 @@ namespace MLNetExtensions.Core.Training;
 /// <summary>Where a run stands, saved with each checkpoint.</summary>
 public sealed record TrainingCheckpointState(int Epoch, long Step, long? StepsPerEpoch, double? BestMetric, int? BestEpoch, int EpochsSinceBest);
 
+/// <summary>What the training loop needs from a checkpoint store (uncompressed folder or ExCP chain).</summary>
+public interface ITrainingCheckpointStore
+{
+    /// <summary>Saves the model, optimizer state and progress; <paramref name="best"/> (when not null) replaces the best weights.</summary>
+    void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best);
+    /// <summary>Loads the latest checkpoint into <paramref name="model"/> and <paramref name="opt"/>; false when there is none.</summary>
+    bool TryLoadLatest(nn.Module model, OptimizerHelper opt, out TrainingCheckpointState state);
+    /// <summary>The best weights saved so far, or null.</summary>
+    Dictionary<string, Tensor>? TryLoadBest();
+}
+
 /// <summary>
 /// Periodic training checkpoints in a folder: <c>latest/</c> holds weights (safetensors), optimizer state and
 /// progress JSON with a SHA-256 manifest. Each save writes a fresh folder and swaps it in with renames, so a crash
 /// mid-write leaves the previous checkpoint intact; a corrupt checkpoint is detected by the manifest and reported.
 /// </summary>
-public sealed class TrainingCheckpointStore
+public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
 {
     private readonly string _dir;
     public TrainingCheckpointStore(string directory) { _dir = directory; Directory.CreateDirectory(directory); }
