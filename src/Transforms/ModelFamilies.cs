@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.TinyViM;
 
 namespace MLNetExtensions;
@@ -13,5 +14,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SimpleConvNet.Architecture,
             (json, classes) => new SimpleConvNet(JsonSerializer.Deserialize<SimpleConvNetConfig>(json)!, classes)),
         () => TorchModelRegistry.Register(TinyViMArchitecture.Name, TinyViMArchitecture.Build),
+        () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
     };
 }
