@@ -175,7 +175,7 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
 
     /// <summary>
     /// Loads an official mmaction <c>state_dict</c> (keys <c>backbone.net.*</c>, <c>cls_head.fc_cls.*</c>) into the
-    /// recognizer; the classifier keeps its initial values when the class count differs (fine-tuning on new classes).
+    /// recognizer; the checkpoint must have the data's class count (another head size is refused).
     /// </summary>
     private void LoadPretrained(SqueezeTimeVideoNetwork model, string path)
     {
@@ -183,11 +183,12 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
         var loaded = new Dictionary<string, bool>();
         var sd = model.Model.state_dict();
         try { model.Model.load_py(path, strict: false, loadedParameters: loaded); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is not FileNotFoundException and not IOException)
         {
-            // Shape mismatch (another class count): load everything but the classifier.
-            loaded.Clear();
-            model.Model.load_py(path, strict: false, skip: new[] { "cls_head.fc_cls.weight", "cls_head.fc_cls.bias" }, loadedParameters: loaded);
+            // PyBridge cannot skip a mis-shaped tensor (it fails while viewing the storage), so a checkpoint whose head
+            // has another class count is refused for now.
+            throw new ArgumentException($"PretrainedWeightsPath '{path}' does not fit this model ({model.Model.Config.NumClasses} classes, config " +
+                $"layers [{string.Join(",", model.Model.Config.Layers)}], w {model.Model.Config.WidenFactor}): {e.Message.Split('\n')[0]}", nameof(Options.PretrainedWeightsPath), e);
         }
         var missing = sd.Keys.Where(k => !loaded.TryGetValue(k, out var ok) || !ok).ToList();
         using var ch = _host.Start("Pretrained");
