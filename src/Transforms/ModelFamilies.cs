@@ -3,6 +3,7 @@ using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Baselines;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
+using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.TinyViM;
 
 namespace MLNetExtensions;
@@ -17,5 +18,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(TinyViMArchitecture.Name, TinyViMArchitecture.Build),
         () => TorchModelRegistry.Register(SlabArchitecture.Name, SlabArchitecture.Build),
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
+        () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
     };
 }
