@@ -59,9 +59,9 @@ var sample = serving.Data.TakeRows(test, 8);
 var predicted = loaded.Transform(sample);
 var truth = sample.GetColumn<uint>("Label").ToArray();
 var guess = predicted.GetColumn<uint>("PredictedLabel").ToArray();
-var scores = predicted.GetColumn<VBuffer<float>>("Score").ToArray();
+var scores = predicted.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray(); // copy: cursors reuse buffers
 for (int i = 0; i < truth.Length; i++)
-    Console.WriteLine($"  image {i}: predicted {FashionMnist.ClassNames[guess[i] - 1],-12} ({scores[i].GetValues()[(int)guess[i] - 1]:P0})  actual {FashionMnist.ClassNames[truth[i] - 1]}");
+    Console.WriteLine($"  image {i}: predicted {FashionMnist.ClassNames[guess[i] - 1],-12} ({scores[i][(int)guess[i] - 1]:P0})  actual {FashionMnist.ClassNames[truth[i] - 1]}");
 
 if (history.Count > 0)
 {
