@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Training;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;
 using TorchSharp;
@@ -94,19 +95,7 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         bool isImage = img.ItemType.GetType().Name == "ImageDataViewType";
         if (!isImage && !(img.ItemType == NumberDataViewType.Single && img.Kind == SchemaShape.Column.VectorKind.Vector))
             throw SchemaError.WrongType(TrainerOptions.ImageColumnName, "an image (MLImage) or a known-size Vector<Single> of C×H×W pixels", $"{img.Kind} {img.ItemType}");
-        var cols = inputSchema.ToDictionary(c => c.Name);
-        var scoreMeta = new SchemaShape(new[]
-        {
-            MLNetInternals.MakeColumn(ColumnNames.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreColumnKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreValueKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreColumnSetId, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true),
-            MLNetInternals.MakeColumn(ColumnNames.TrainingLabelValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
-        });
-        var predMeta = new SchemaShape(new[] { MLNetInternals.MakeColumn(ColumnNames.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        cols[TrainerOptions.ScoreColumnName] = MLNetInternals.MakeColumn(TrainerOptions.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreMeta);
-        cols[TrainerOptions.PredictedLabelColumnName] = MLNetInternals.MakeColumn(TrainerOptions.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, predMeta);
-        return new SchemaShape(cols.Values);
+        return MulticlassSchemaShape.Append(inputSchema, TrainerOptions.ScoreColumnName, TrainerOptions.PredictedLabelColumnName);
     }
 
     public TorchImageClassificationTransformer Fit(IDataView input)

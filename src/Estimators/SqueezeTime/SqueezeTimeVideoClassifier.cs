@@ -104,19 +104,7 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
         var col = found[^1];
         if (!(col.ItemType == NumberDataViewType.Single && col.Kind == SchemaShape.Column.VectorKind.Vector))
             throw SchemaError.WrongType(o.VideoColumnName, "a known-size Vector<Single> of T×C×H×W clip values", $"{col.Kind} {col.ItemType}");
-        var cols = inputSchema.ToDictionary(c => c.Name);
-        var scoreMeta = new SchemaShape(new[]
-        {
-            MLNetInternals.MakeColumn(ColumnNames.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreColumnKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreValueKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
-            MLNetInternals.MakeColumn(ColumnNames.ScoreColumnSetId, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true),
-            MLNetInternals.MakeColumn(ColumnNames.TrainingLabelValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
-        });
-        var predMeta = new SchemaShape(new[] { MLNetInternals.MakeColumn(ColumnNames.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        cols[o.ScoreColumnName] = MLNetInternals.MakeColumn(o.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreMeta);
-        cols[o.PredictedLabelColumnName] = MLNetInternals.MakeColumn(o.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, predMeta);
-        return new SchemaShape(cols.Values);
+        return MulticlassSchemaShape.Append(inputSchema, o.ScoreColumnName, o.PredictedLabelColumnName);
     }
 
     /// <inheritdoc/>
