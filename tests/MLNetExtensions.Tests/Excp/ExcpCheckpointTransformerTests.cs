@@ -264,6 +264,31 @@ public class ExcpCheckpointTransformerTests : IClassFixture<ExcpServedChainFixtu
         finally { Directory.Delete(dir, true); }
     }
 
+    [Fact]
+    public void CliInspectsVerifiesAndDecompressesATrainerChain()
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        Assert.Equal(0, MLNetExtensions.ExcpCli.Cli.Run(new[] { "verify", _f.ChainDirectory }, o, e));
+        Assert.Contains("3 checkpoints verified", o.ToString());
+        var file = Path.Combine(_f.ChainDirectory, ExcpChain.FileNameFor(_f.Steps[1]));
+        o = new StringWriter();
+        Assert.Equal(0, MLNetExtensions.ExcpCli.Cli.Run(new[] { "inspect", file }, o, e));
+        Assert.Contains("optimizer: lr", o.ToString());
+        Assert.Contains("(AdamW)", o.ToString());
+        Assert.Contains(ExcpModelCard.ExtraKey, o.ToString());
+        Assert.Contains("state.json", o.ToString());
+        var dir = Directory.CreateTempSubdirectory("mlx-excp-cli-chain").FullName;
+        try
+        {
+            var single = Path.Combine(dir, "middle.excp");
+            o = new StringWriter();
+            Assert.Equal(0, MLNetExtensions.ExcpCli.Cli.Run(new[] { "decompress", "--chain", _f.ChainDirectory, "--step", _f.Steps[1].ToString(), "--out", single }, o, e));
+            Assert.Equal(ExcpChain.Open(_f.ChainDirectory).Read(_f.Steps[1]).ContentHash(), ExcpCheckpointFile.Read(single).ContentHash());
+            Assert.Equal("", e.ToString());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     private static string ProbePath()
     {
         var cfg = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name; // bin/<cfg>/net10.0
