@@ -14,8 +14,9 @@ namespace MLNetExtensions.Core.Training;
 /// state is also written to <c>excp/state.json</c> for people to read; best weights stay uncompressed in
 /// <c>best.safetensors</c> (one tensor set, what the fitted model may return). Resume restores the chain's last step
 /// with its true Adam step (<see cref="TorchCheckpointAdapter.Restore"/>). When the trainer has written a model card
-/// (<see cref="ExcpModelCard"/>, <c>excp/model.json</c>) that matches the network, every step embeds it as an extra, so
-/// a step can be turned into a servable model on its own (<see cref="ExcpCheckpointTransformer"/>).
+/// (<see cref="ExcpModelCard"/>, <c>excp/model.json</c>) that matches the network, every key frame embeds it as an extra,
+/// so any step (decoded from its key frame) can be turned into a servable model from the chain files alone
+/// (<see cref="ExcpCheckpointTransformer"/>).
 /// </summary>
 public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
 {
@@ -57,7 +58,8 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(state);
         var extras = new Dictionary<string, byte[]> { [StateExtra] = json };
-        if (ModelCard(model) is { } card) extras[ExcpModelCard.ExtraKey] = card;
+        // Key frames only: no step decodes without its key frame, so that makes every step self-describing at no cost per link.
+        if (_chain.NextAppendIsKeyFrame && ModelCard(model) is { } card) extras[ExcpModelCard.ExtraKey] = card;
         var ck = TorchCheckpointAdapter.Capture(model, opt, state.Step, extras);
         // Best weights first: a crash between the two leaves a chain whose state names an older best, which is safe.
         if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
