@@ -116,8 +116,12 @@ internal static class ResumeExperiment
                 {
                     // The official recon keeps the chain base's step (method note §2.6); and a fresh optimizer for comparison.
                     long baseStep = checkpoints[0].Step;
-                    var stale = new TrainingCheckpoint(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = baseStep } }), decoded.Optimizer);
-                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step", stale, beta2, true));
+                    TrainingCheckpoint WithStep(long s) =>
+                        new(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = s } }), decoded.Optimizer);
+                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step", WithStep(baseStep), beta2, true));
+                    // Restart Adam's bias correction (step 0) but keep the decoded moments: for the entries ExCP zeroed, the
+                    // refilled moments are then unbiased again, as for a fresh optimizer; the kept ones still count.
+                    variants.Add(Resume($"ExCP α {alpha:G2}, step reset to 0", WithStep(0), beta2, true));
                     variants.Add(Resume($"ExCP α {alpha:G2}, fresh Adam", decoded, beta2, false));
                 }
             }
