@@ -17,6 +17,9 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 int epochs = 4, every = 100, batch = 128, trainRows = 60000, seed = 1;
 double[] alphas = { 5e-5, 5e-4, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2 };
 string outDir = "excp-fmnist-out";
+bool resumeExperiment = false, alphasGiven = false;
+int resumeAt = 1000, resumeSteps = 400;
+double[] beta2s = { 0.999, 0.95 };
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => args[++i];
@@ -25,10 +28,14 @@ for (int i = 0; i < args.Length; i++)
         case "--epochs": epochs = int.Parse(Next()); break;
         case "--every": every = int.Parse(Next()); break;
         case "--train-rows": trainRows = int.Parse(Next()); break;
-        case "--alphas": alphas = Next().Split(',').Select(double.Parse).ToArray(); break;
+        case "--alphas": alphas = Next().Split(',').Select(double.Parse).ToArray(); alphasGiven = true; break;
+        case "--resume-experiment": resumeExperiment = true; break;
+        case "--resume-at": resumeAt = int.Parse(Next()); break;
+        case "--resume-steps": resumeSteps = int.Parse(Next()); break;
+        case "--beta2s": beta2s = Next().Split(',').Select(double.Parse).ToArray(); break;
         case "--out": outDir = Next(); break;
         case "--seed": seed = int.Parse(Next()); break;
-        default: Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs --every --train-rows --alphas a,b,.. --out DIR --seed"); return 1;
+        default: Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs --every --train-rows --alphas a,b,.. --out DIR --seed; --resume-experiment [--resume-at N --resume-steps N --beta2s b,..]"); return 1;
     }
 }
 Directory.CreateDirectory(outDir);
@@ -46,6 +53,9 @@ var ml = new MLContext(seed);
 var (xTrain, yTrain) = Load(FashionMnistSplit.Train, trainRows);
 var (xTest, yTest) = Load(FashionMnistSplit.Test, null);
 Console.WriteLine($"Fashion-MNIST {(FashionMnist.FullDataAvailable ? "full" : "embedded subset")}: {xTrain.shape[0]} train, {xTest.shape[0]} test rows");
+if (resumeExperiment)
+    return MLNetExtensions.Examples.Excp.ResumeExperiment.Run(xTrain, yTrain, xTest, yTest, seed, every, resumeAt, resumeSteps,
+        alphasGiven ? alphas : new[] { 5e-5, 5e-3 }, beta2s, outDir);
 
 nn.Module<Tensor, Tensor> NewModel()
 {

@@ -21,6 +21,7 @@ public static class MLNetExtensionsRegistration
         EnsureModelFamilies();
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Core.Checkpoints.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 

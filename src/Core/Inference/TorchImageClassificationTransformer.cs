@@ -23,7 +23,7 @@ public sealed record ImageClassifierDescription(
 /// values). Serves any registered architecture; round-trips through <c>mlContext.Model.Save/Load</c> with weights
 /// (safetensors) inside the zip.
 /// </summary>
-public sealed class TorchImageClassificationTransformer : TorchImageNetworkTransformer<ImageClassifierDescription>
+public class TorchImageClassificationTransformer : TorchImageNetworkTransformer<ImageClassifierDescription>
 {
     internal const string LoaderSignature = "MLNetExtTorchImageClf";
     private static readonly MLNetInternals.ModelVersion Version = new("MLXTIMGC", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);

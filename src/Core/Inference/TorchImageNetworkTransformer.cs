@@ -90,7 +90,8 @@ public abstract class TorchImageNetworkTransformer<TDescription> : TorchTransfor
     /// <summary>The network's logits for a batch of raw [0,1] pixels, normalised as in training.</summary>
     protected Tensor Logits(Tensor batch) => Network.call((batch - _mean) / _std);
 
-    protected sealed override void SaveModel(ModelSaveContext ctx) =>
+    /// <summary>Saves the description and weights; a subclass with another payload (e.g. a compressed checkpoint step) overrides it.</summary>
+    protected override void SaveModel(ModelSaveContext ctx) =>
         MLNetInternals.Save(ctx, _version, GetType(),
             w => w.Write(JsonSerializer.Serialize(Description)),
             new (string, Action<BinaryWriter>)[] { ("Weights.safetensors", w => SafeTensors.Write(w.BaseStream, Network.state_dict())) });

@@ -13,7 +13,9 @@ namespace MLNetExtensions.Core.Training;
 /// an extra (<c>state.json</c>), so weights, moments and progress of a step are always one atomic file. A copy of the
 /// state is also written to <c>excp/state.json</c> for people to read; best weights stay uncompressed in
 /// <c>best.safetensors</c> (one tensor set, what the fitted model may return). Resume restores the chain's last step
-/// with its true Adam step (<see cref="TorchCheckpointAdapter.Restore"/>).
+/// with its true Adam step (<see cref="TorchCheckpointAdapter.Restore"/>). When the trainer has written a model card
+/// (<see cref="ExcpModelCard"/>, <c>excp/model.json</c>) that matches the network, every step embeds it as an extra, so
+/// a step can be turned into a servable model on its own (<see cref="ExcpCheckpointTransformer"/>).
 /// </summary>
 public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
 {
@@ -22,6 +24,8 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
 
     private readonly string _dir;
     private readonly ExcpChain _chain;
+    private byte[]? _card;
+    private bool _cardChecked;
 
     /// <summary>Opens (or creates) the chain in <c>directory/excp</c>. <paramref name="startNewChain"/> deletes an existing chain (a run that does not resume).</summary>
     public ExcpTrainingCheckpointStore(string directory, ExcpOptions options, bool startNewChain = false)
@@ -38,7 +42,9 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     }
 
     /// <summary>Folder of the chain.</summary>
-    public string ChainDirectory => Path.Combine(_dir, "excp");
+    public string ChainDirectory => ChainDirectoryOf(_dir);
+    /// <summary>Folder of the chain kept for the checkpoint folder <paramref name="checkpointDirectory"/>.</summary>
+    public static string ChainDirectoryOf(string checkpointDirectory) => Path.Combine(checkpointDirectory, "excp");
     /// <summary>The chain (read access to any step).</summary>
     public ExcpChain Chain => _chain;
     /// <summary>Result of the last <see cref="Save"/> (sizes, ratio, kept fractions), null before the first.</summary>
@@ -50,11 +56,32 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     public void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(state);
-        var ck = TorchCheckpointAdapter.Capture(model, opt, state.Step, new Dictionary<string, byte[]> { [StateExtra] = json });
+        var extras = new Dictionary<string, byte[]> { [StateExtra] = json };
+        if (ModelCard(model) is { } card) extras[ExcpModelCard.ExtraKey] = card;
+        var ck = TorchCheckpointAdapter.Capture(model, opt, state.Step, extras);
         // Best weights first: a crash between the two leaves a chain whose state names an older best, which is safe.
         if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
         LastAppend = _chain.Append(ck);
         AtomicFile.WriteAllBytes(Path.Combine(ChainDirectory, StateExtra), json);
+    }
+
+    /// <summary>
+    /// The model card written by the trainer for this run, checked once against the network being saved: a card that
+    /// is unreadable or describes other tensors (e.g. left by an earlier run of another trainer) is not embedded.
+    /// </summary>
+    private byte[]? ModelCard(nn.Module model)
+    {
+        if (_cardChecked) return _card;
+        _cardChecked = true;
+        var path = Path.Combine(ChainDirectory, ExcpModelCard.FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            if (ExcpModelCard.Parse(bytes, $"'{path}'").Matches(ExcpModelCard.SignatureOf(model), out _)) _card = bytes;
+        }
+        catch (InvalidDataException) { } // training must not fail over a damaged description; serving reports it
+        return _card;
     }
 
     /// <inheritdoc/>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNetExtensions.Core.Checkpoints;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Core.Inference;
@@ -133,6 +134,9 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
                 foreach (var p in model.parameters()) p.requires_grad_(true);
             }
             model.to(device);
+            // ExCP chains carry what rebuilds the network, so any step can be served on its own (ExcpCheckpointTransformer).
+            if (o.ExcpCheckpoints != null)
+                ExcpModelCard.For(description, model).Write(ExcpTrainingCheckpointStore.ChainDirectoryOf(o.CheckpointDirectory!));
             var task = new ClassificationTask(model, input, o.ValidationSet, spec, o, device, OnTrainingStep);
             LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);
             if (task.Skipped > 0)
