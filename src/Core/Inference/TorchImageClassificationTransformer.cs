@@ -15,7 +15,7 @@ namespace MLNetExtensions.Core.Inference;
 public sealed record ImageClassifierDescription(
     string Architecture, string ConfigJson, int NumClasses, string InputColumn, int Channels, int Height, int Width,
     bool InputIsVector, int SourceChannels, string[] ClassNames, float[] Mean, float[] Std,
-    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel");
+    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel") : IImageNetworkDescription;
 
 /// <summary>
 /// A fitted TorchSharp image classifier: <c>Score</c> (class probabilities, with the annotations ML.NET's
@@ -23,47 +23,25 @@ public sealed record ImageClassifierDescription(
 /// values). Serves any registered architecture; round-trips through <c>mlContext.Model.Save/Load</c> with weights
 /// (safetensors) inside the zip.
 /// </summary>
-public class TorchImageClassificationTransformer : TorchTransformerBase
+public class TorchImageClassificationTransformer : TorchImageNetworkTransformer<ImageClassifierDescription>
 {
     internal const string LoaderSignature = "MLNetExtTorchImageClf";
     private static readonly MLNetInternals.ModelVersion Version = new("MLXTIMGC", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
 
-    private readonly Tensor _mean, _std;
     private readonly TorchOutputColumn[] _outputs;
 
     /// <summary>Wraps a trained module (takes ownership; it is disposed with the transformer).</summary>
     public TorchImageClassificationTransformer(IHostEnvironment env, ImageClassifierDescription description, nn.Module<Tensor, Tensor> model,
         Device device, int inferenceBatchSize = 64)
-        : base(env, nameof(TorchImageClassificationTransformer), model, device, inferenceBatchSize)
+        : base(env, nameof(TorchImageClassificationTransformer), Version, description, model, device, inferenceBatchSize)
     {
-        Description = description;
-        Network = model;
-        _mean = torch.tensor(description.Mean, new long[] { 1, description.Channels, 1, 1 }).to(device);
-        _std = torch.tensor(description.Std, new long[] { 1, description.Channels, 1, 1 }).to(device);
         _outputs = BuildOutputs(description);
     }
 
-    /// <summary>Architecture, geometry and classes of this model.</summary>
-    public ImageClassifierDescription Description { get; }
-    /// <summary>The network (eval mode).</summary>
-    public nn.Module<Tensor, Tensor> Network { get; }
-
-    protected override string InputColumnName => Description.InputColumn;
     protected override IReadOnlyList<TorchOutputColumn> OutputColumns => _outputs;
 
-    protected override (Func<DataViewRow, IRowFiller>, long[]) BindInput(DataViewSchema schema)
-    {
-        var col = schema.GetColumnOrNull(Description.InputColumn)
-            ?? throw SchemaError.Missing(Description.InputColumn, $"an image {Description.Width}×{Description.Height} or a Vector<Single> of {Description.SourceChannels}×{Description.Height}×{Description.Width}");
-        var spec = ImageInput.Resolve(Description.InputColumn, col.Type, Description.Channels,
-            Description.InputIsVector ? Description.SourceChannels : null, Description.InputIsVector ? Description.Height : null, Description.InputIsVector ? Description.Width : null);
-        if (spec.Height != Description.Height || spec.Width != Description.Width)
-            throw SchemaError.WrongType(Description.InputColumn, $"images of {Description.Width}×{Description.Height} (the training size)", col.Type);
-        return (spec.CreateFiller, new long[] { Description.Channels, Description.Height, Description.Width });
-    }
-
     /// <summary>Class probabilities for a normalised-on-the-fly batch of raw [0,1] images.</summary>
-    protected override Tensor Forward(Tensor batch) => Network.call((batch - _mean) / _std).softmax(1);
+    protected override Tensor Forward(Tensor batch) => Logits(batch).softmax(1);
 
     private static TorchOutputColumn[] BuildOutputs(ImageClassifierDescription d)
     {
@@ -84,27 +62,13 @@ public class TorchImageClassificationTransformer : TorchTransformerBase
         };
     }
 
-    // ---- persistence ----------------------------------------------------------------------------------------------
-    protected override void SaveModel(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, Version, typeof(TorchImageClassificationTransformer),
-            w => w.Write(JsonSerializer.Serialize(Description)),
-            new (string, Action<BinaryWriter>)[] { ("Weights.safetensors", w => SafeTensors.Write(w.BaseStream, Network.state_dict())) });
-
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static TorchImageClassificationTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(TorchImageClassificationTransformer));
-        var d = JsonSerializer.Deserialize<ImageClassifierDescription>(load.Reader.ReadString())
-            ?? throw new InvalidDataException("The model's description is empty.");
-        var weights = load.ReadStream("Weights.safetensors", r => SafeTensors.Read(r.BaseStream));
-        var model = TorchModelRegistry.Create(d.Architecture, d.ConfigJson, d.NumClasses);
-        TrainingCheckpointStore.LoadInto(model, weights, "model zip");
-        var device = TorchDevices.Resolve(null, env as MLContext);
-        model.to(device);
+        var (d, model, device) = Load(env, ctx, Version, typeof(TorchImageClassificationTransformer));
         return new TorchImageClassificationTransformer(env, d, model, device);
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>
-        MLNetInternals.RegisterLoader(catalog, typeof(TorchImageClassificationTransformer), LoaderSignature,
-            typeof(TorchImageClassificationTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        RegisterLoader(catalog, typeof(TorchImageClassificationTransformer), LoaderSignature);
 }

@@ -29,7 +29,11 @@ namespace MLNetExtensions.Transforms.Segmentation;
 public sealed record SegmentationModelDescription(
     string Architecture, string ConfigJson, int NumClasses, string InputColumn, int Height, int Width,
     bool InputIsVector, int SourceChannels, string[] ClassNames, float[] Mean, float[] Std,
-    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel");
+    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel") : IImageNetworkDescription
+{
+    /// <summary>The network always sees RGB (grey vector columns are repeated).</summary>
+    int IImageNetworkDescription.Channels => 3;
+}
 
 /// <summary>
 /// A fitted semantic segmenter. Adds <c>PredictedLabel</c> (Vector&lt;Key&lt;K&gt;, H·W&gt;, row-major, key values = class
@@ -37,52 +41,26 @@ public sealed record SegmentationModelDescription(
 /// per-pixel class probabilities). Batched <c>Transform</c>, <c>PredictionEngine</c>, and
 /// <c>mlContext.Model.Save/Load</c> (after <c>mlContext.RegisterMLNetExtensions()</c>) come from <see cref="TorchTransformerBase"/>.
 /// </summary>
-public sealed class SsaSegmentationTransformer : TorchTransformerBase
+public sealed class SsaSegmentationTransformer : TorchImageNetworkTransformer<SegmentationModelDescription>
 {
     internal const string LoaderSignature = "MLNetExtSegmentation";
     private static readonly MLNetInternals.ModelVersion Version = new("MLXTSEGM", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
 
-    private readonly Tensor _mean, _std;
     private readonly TorchOutputColumn[] _outputs;
 
     /// <summary>Wraps a trained network (takes ownership; it is disposed with the transformer).</summary>
     public SsaSegmentationTransformer(IHostEnvironment env, SegmentationModelDescription description, nn.Module<Tensor, Tensor> network,
         Device device, int inferenceBatchSize = 64)
-        : base(env, nameof(SsaSegmentationTransformer), network, device, inferenceBatchSize)
+        : base(env, nameof(SsaSegmentationTransformer), Version, description, network, device, inferenceBatchSize)
     {
-        ArgumentNullException.ThrowIfNull(description);
-        if (description.Mean.Length != 3 || description.Std.Length != 3) throw new ArgumentException("Mean and Std need 3 values.", nameof(description));
         if (description.ClassNames.Length != description.NumClasses) throw new ArgumentException("ClassNames must have NumClasses entries.", nameof(description));
-        Description = description;
-        Network = network;
-        _mean = torch.tensor(description.Mean, new long[] { 1, 3, 1, 1 }).to(device);
-        _std = torch.tensor(description.Std, new long[] { 1, 3, 1, 1 }).to(device);
         _outputs = BuildOutputs(description);
     }
 
-    /// <summary>Architecture, geometry, classes and columns of this model.</summary>
-    public SegmentationModelDescription Description { get; }
-    /// <summary>The network (eval mode): normalised images → per-pixel logits.</summary>
-    public nn.Module<Tensor, Tensor> Network { get; }
-
-    protected override string InputColumnName => Description.InputColumn;
     protected override IReadOnlyList<TorchOutputColumn> OutputColumns => _outputs;
 
-    protected override (Func<DataViewRow, IRowFiller>, long[]) BindInput(DataViewSchema schema)
-    {
-        var d = Description;
-        var expected = d.InputIsVector ? $"a Vector<Single> of {d.SourceChannels}×{d.Height}×{d.Width} pixels" : $"an image (MLImage) of {d.Width}×{d.Height}";
-        var col = schema.GetColumnOrNull(d.InputColumn) ?? throw SchemaError.Missing(d.InputColumn, expected);
-        var spec = ImageInput.Resolve(d.InputColumn, col.Type, 3,
-            d.InputIsVector ? d.SourceChannels : null, d.InputIsVector ? d.Height : null, d.InputIsVector ? d.Width : null);
-        if (spec.Height != d.Height || spec.Width != d.Width)
-            throw SchemaError.WrongType(d.InputColumn, $"images of {d.Width}×{d.Height} (the training size)", col.Type);
-        return (spec.CreateFiller, new long[] { 3, d.Height, d.Width });
-    }
-
     /// <summary>Per-pixel probabilities (B, K·H·W) for a batch of raw [0,1] images.</summary>
-    protected override Tensor Forward(Tensor batch) =>
-        Network.call((batch - _mean) / _std).softmax(1).reshape(batch.shape[0], -1);
+    protected override Tensor Forward(Tensor batch) => Logits(batch).softmax(1).reshape(batch.shape[0], -1);
 
     private static TorchOutputColumn[] BuildOutputs(SegmentationModelDescription d)
     {
@@ -99,27 +77,13 @@ public sealed class SsaSegmentationTransformer : TorchTransformerBase
         };
     }
 
-    // ---- persistence ----------------------------------------------------------------------------------------------
-    protected override void SaveModel(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, Version, typeof(SsaSegmentationTransformer),
-            w => w.Write(JsonSerializer.Serialize(Description)),
-            new (string, Action<BinaryWriter>)[] { ("Weights.safetensors", w => SafeTensors.Write(w.BaseStream, Network.state_dict())) });
-
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static SsaSegmentationTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(SsaSegmentationTransformer));
-        var d = JsonSerializer.Deserialize<SegmentationModelDescription>(load.Reader.ReadString())
-            ?? throw new InvalidDataException("The segmentation model's description is empty.");
-        var weights = load.ReadStream("Weights.safetensors", r => SafeTensors.Read(r.BaseStream));
-        var model = TorchModelRegistry.Create(d.Architecture, d.ConfigJson, d.NumClasses);
-        TrainingCheckpointStore.LoadInto(model, weights, "model zip");
-        var device = TorchDevices.Resolve(null, env as MLContext);
-        model.to(device);
-        return new SsaSegmentationTransformer(env, d, model, device);
+        var (d, network, device) = Load(env, ctx, Version, typeof(SsaSegmentationTransformer));
+        return new SsaSegmentationTransformer(env, d, network, device);
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>
-        MLNetInternals.RegisterLoader(catalog, typeof(SsaSegmentationTransformer), LoaderSignature,
-            typeof(SsaSegmentationTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        RegisterLoader(catalog, typeof(SsaSegmentationTransformer), LoaderSignature);
 }
