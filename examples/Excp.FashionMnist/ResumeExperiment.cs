@@ -111,17 +111,17 @@ internal static class ResumeExperiment
                 }
                 var decoded = ExcpChain.Open(dir).Read(resumeAt);
                 kept.Add($"α {alpha:G3}: moments kept {mKept / Math.Max(1, links) * 100:F1} % per link");
+                TrainingCheckpoint WithStep(long s) =>
+                    new(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = s } }), decoded.Optimizer);
                 variants.Add(Resume($"ExCP α {alpha:G2}, true step", decoded, beta2, true));
+                // Restart Adam's bias correction (step 0) but keep the decoded moments: for the entries ExCP zeroed, the
+                // refilled moments are then unbiased again, as for a fresh optimizer; the kept ones still count. This is
+                // what the trainers do after a lossy link (ExcpOptions.ResumeAdamStep = Restart).
+                variants.Add(Resume($"ExCP α {alpha:G2}, step reset to 0", WithStep(0), beta2, true));
                 if (alpha == alphas[0])
                 {
                     // The official recon keeps the chain base's step (method note §2.6); and a fresh optimizer for comparison.
-                    long baseStep = checkpoints[0].Step;
-                    TrainingCheckpoint WithStep(long s) =>
-                        new(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = s } }), decoded.Optimizer);
-                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step", WithStep(baseStep), beta2, true));
-                    // Restart Adam's bias correction (step 0) but keep the decoded moments: for the entries ExCP zeroed, the
-                    // refilled moments are then unbiased again, as for a fresh optimizer; the kept ones still count.
-                    variants.Add(Resume($"ExCP α {alpha:G2}, step reset to 0", WithStep(0), beta2, true));
+                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step", WithStep(checkpoints[0].Step), beta2, true));
                     variants.Add(Resume($"ExCP α {alpha:G2}, fresh Adam", decoded, beta2, false));
                 }
             }
