@@ -117,7 +117,7 @@ internal static class ResumeExperiment
                 // Restart Adam's bias correction (step 0) but keep the decoded moments: for the entries ExCP zeroed, the
                 // refilled moments are then unbiased again, as for a fresh optimizer; the kept ones still count. This is
                 // what the trainers do after a lossy link (ExcpOptions.ResumeAdamStep = Restart).
-                variants.Add(Resume($"ExCP α {alpha:G2}, step reset to 0", WithStep(0), beta2, true));
+                variants.Add(Resume($"ExCP α {alpha:G2}, step reset", WithStep(0), beta2, true));
                 if (alpha == alphas[0])
                 {
                     // The official recon keeps the chain base's step (method note §2.6); and a fresh optimizer for comparison.
