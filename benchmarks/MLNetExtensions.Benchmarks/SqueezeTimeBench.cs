@@ -20,8 +20,9 @@ namespace MLNetExtensions.Benchmarks;
 /// 16×112²). Both networks of a pair see the same real clips and are timed in alternation (medians), so load changes
 /// on a shared machine hit both alike. <c>--accuracy</c> trains both Tiny networks on the example's motion task with
 /// one loop and reports test accuracy and training time side by side.
-/// Usage: <c>-- squeezetime [--pairs tiny,k400,native] [--threads 1,2] [--repeats 5] [--batch 16] [--large-batch 2]
-/// [--accuracy] [--train 1500] [--test 400] [--epochs 4]</c>.
+/// Usage: <c>-- squeezetime [--pairs tiny,k400,native|none] [--threads 1,2] [--repeats 5] [--train-repeats 3] [--batch 16] [--large-batch 2]
+/// [--accuracy] [--accuracy-threads 2] [--train 1500] [--test 400] [--epochs 4]</c>. Set <c>MLNETEXT_KEEP_MKLDNN=1</c> to time
+/// libtorch's oneDNN convolutions (fast; its 2D ones are wrong on this machine's CPUs, its 3D ones pass the printed check).
 /// </summary>
 internal static class SqueezeTimeBench
 {
@@ -35,7 +36,8 @@ internal static class SqueezeTimeBench
         ConvolutionBackend.EnsureCorrect(); // the product's default: ATen convs where oneDNN's are wrong
         var threads = (a.Get("threads") ?? "1").Split(',').Select(int.Parse).ToArray();
         int reps = a.Int("repeats", 5);
-        var pairs = (a.Get("pairs") ?? "tiny,k400").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var pairs = (a.Get("pairs") ?? "tiny,k400").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(p => p != "none").ToArray();
+        int trainReps = a.Int("train-repeats", Math.Max(3, reps / 2 + 1));
         Console.WriteLine($"# SqueezeTime vs 3D-conv ResNet ({Environment.ProcessorCount} cores, load average {LoadAverage()}, " +
             $"oneDNN {(ConvolutionBackend.OneDnnEnabled == true ? "on" : "off")}, conv2d probe error {ConvolutionBackend.Probe():E1} " +
             $"(before the check {ConvolutionBackend.ProbeError?.ToString("E1", Inv) ?? "not run: MLNETEXT_KEEP_MKLDNN=1"}), " +
@@ -50,13 +52,13 @@ internal static class SqueezeTimeBench
                 "native" => new Pair("native", SqueezeTimeConfig.K400, ResNet3DConfig.R3D18(), 16, 224, 112, a.Int("large-batch", 2)),
                 _ => throw new ArgumentException($"unknown pair '{name}' (tiny, k400, native)"),
             };
-            RunPair(pair, threads, reps);
+            RunPair(pair, threads, reps, trainReps);
         }
         if (a.Has("accuracy")) Accuracy(a);
         return 0;
     }
 
-    private static void RunPair(Pair p, int[] threadCounts, int reps)
+    private static void RunPair(Pair p, int[] threadCounts, int reps, int trainReps)
     {
         manual_seed(0);
         using var st = new SqueezeTimeModel(p.St);
@@ -78,11 +80,11 @@ internal static class SqueezeTimeBench
         {
             set_num_threads(t);
             var inf = Interleave(reps, () => Infer(st, xSt), () => Infer(r3d, xR));
-            var trn = Interleave(Math.Max(3, reps / 2 + 1), () => TrainStep(st, optSt, xSt, y), () => TrainStep(r3d, optR, xR, y));
+            var trn = Interleave(trainReps, () => TrainStep(st, optSt, xSt, y), () => TrainStep(r3d, optR, xR, y));
             double Cps(double ms) => p.Batch * 1000.0 / ms;
-            Console.WriteLine(string.Format(Inv, "| inference clips/s, {0} thread(s) (ms/batch) | {1:F1} ({2:F0}) | {3:F1} ({4:F0}) | **{5:F2}×** |",
+            Console.WriteLine(string.Format(Inv, "| inference clips/s, {0} thread(s) (ms/batch) | {1:G3} ({2:F0}) | {3:G3} ({4:F0}) | **{5:F2}×** |",
                 t, Cps(inf.A), inf.A, Cps(inf.B), inf.B, inf.B / inf.A));
-            Console.WriteLine(string.Format(Inv, "| training clips/s, {0} thread(s) (ms/step) | {1:F1} ({2:F0}) | {3:F1} ({4:F0}) | **{5:F2}×** |",
+            Console.WriteLine(string.Format(Inv, "| training clips/s, {0} thread(s) (ms/step) | {1:G3} ({2:F0}) | {3:G3} ({4:F0}) | **{5:F2}×** |",
                 t, Cps(trn.A), trn.A, Cps(trn.B), trn.B, trn.B / trn.A));
         }
         Console.WriteLine($"\n(load average after the pair: {LoadAverage()})\n");
