@@ -72,7 +72,7 @@ internal static class SqueezeTimeBench
         Console.WriteLine($"## pair `{p.Name}`: SqueezeTime {Describe(p.St)} at {p.Frames}×{p.StSide}² vs ResNet3D {Describe(p.R3d)} at {p.Frames}×{p.R3dSide}², batch {p.Batch}\n");
         Console.WriteLine("| | SqueezeTime | ResNet3D | ratio ST/3D |\n|---|---|---|---|");
         Console.WriteLine(string.Format(Inv, "| parameters | {0:N0} | {1:N0} | {2:F2} |", nSt, nR, (double)nSt / nR));
-        Console.WriteLine(string.Format(Inv, "| conv+linear GMACs per clip | {0:F3} | {1:F3} | {2:F3} |", macSt / 1e9, macR / 1e9, macSt / macR));
+        Console.WriteLine(string.Format(Inv, "| conv+linear GMACs per clip | {0:G4} | {1:G4} | {2:F3} |", macSt / 1e9, macR / 1e9, macSt / macR));
 
         var optSt = optim.AdamW(st.parameters(), 1e-4);
         var optR = optim.AdamW(r3d.parameters(), 1e-4);
