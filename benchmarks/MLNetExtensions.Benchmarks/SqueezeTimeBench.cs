@@ -82,14 +82,17 @@ internal static class SqueezeTimeBench
             var inf = Interleave(reps, () => Infer(st, xSt), () => Infer(r3d, xR));
             var trn = Interleave(trainReps, () => TrainStep(st, optSt, xSt, y), () => TrainStep(r3d, optR, xR, y));
             double Cps(double ms) => p.Batch * 1000.0 / ms;
-            Console.WriteLine(string.Format(Inv, "| inference clips/s, {0} thread(s) (ms/batch) | {1:G3} ({2:F0}) | {3:G3} ({4:F0}) | **{5:F2}×** |",
-                t, Cps(inf.A), inf.A, Cps(inf.B), inf.B, inf.B / inf.A));
-            Console.WriteLine(string.Format(Inv, "| training clips/s, {0} thread(s) (ms/step) | {1:G3} ({2:F0}) | {3:G3} ({4:F0}) | **{5:F2}×** |",
-                t, Cps(trn.A), trn.A, Cps(trn.B), trn.B, trn.B / trn.A));
+            Console.WriteLine(string.Format(Inv, "| inference clips/s, {0} thread(s) (ms/batch) | {1} ({2:F0}) | {3} ({4:F0}) | **{5:F2}×** |",
+                t, Rate(Cps(inf.A)), inf.A, Rate(Cps(inf.B)), inf.B, inf.B / inf.A));
+            Console.WriteLine(string.Format(Inv, "| training clips/s, {0} thread(s) (ms/step) | {1} ({2:F0}) | {3} ({4:F0}) | **{5:F2}×** |",
+                t, Rate(Cps(trn.A)), trn.A, Rate(Cps(trn.B)), trn.B, trn.B / trn.A));
         }
         Console.WriteLine($"\n(load average after the pair: {LoadAverage()})\n");
         optSt.Dispose(); optR.Dispose();
     }
+
+    // Three significant digits without exponent notation (clips/s range from 0.01 to 1000+).
+    private static string Rate(double v) => v >= 100 ? v.ToString("N0", Inv) : v.ToString(v >= 10 ? "F1" : v >= 1 ? "F2" : "G3", Inv);
 
     private static string Describe(SqueezeTimeConfig c) => $"{c.Block} [{string.Join(",", c.Layers)}] w {c.WidenFactor.ToString(Inv)}";
 
