@@ -111,13 +111,17 @@ internal static class ResumeExperiment
                 }
                 var decoded = ExcpChain.Open(dir).Read(resumeAt);
                 kept.Add($"α {alpha:G3}: moments kept {mKept / Math.Max(1, links) * 100:F1} % per link");
+                TrainingCheckpoint WithStep(long s) =>
+                    new(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = s } }), decoded.Optimizer);
                 variants.Add(Resume($"ExCP α {alpha:G2}, true step", decoded, beta2, true));
+                // Restart Adam's bias correction (step 0) but keep the decoded moments: for the entries ExCP zeroed, the
+                // refilled moments are then unbiased again, as for a fresh optimizer; the kept ones still count. This is
+                // what the trainers do after a lossy link (ExcpOptions.ResumeAdamStep = Restart).
+                variants.Add(Resume($"ExCP α {alpha:G2}, step reset", WithStep(0), beta2, true));
                 if (alpha == alphas[0])
                 {
                     // The official recon keeps the chain base's step (method note §2.6); and a fresh optimizer for comparison.
-                    long baseStep = checkpoints[0].Step;
-                    var stale = new TrainingCheckpoint(decoded.Step, decoded.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = baseStep } }), decoded.Optimizer);
-                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step {baseStep}", stale, beta2, true));
+                    variants.Add(Resume($"ExCP α {alpha:G2}, stale step", WithStep(checkpoints[0].Step), beta2, true));
                     variants.Add(Resume($"ExCP α {alpha:G2}, fresh Adam", decoded, beta2, false));
                 }
             }
@@ -128,8 +132,8 @@ internal static class ResumeExperiment
             foreach (var v in variants)
             {
                 double first = M(v.Losses, 0, 20), last = M(v.Losses, resumeSteps - settled, settled);
-                table.Add($"| {beta2} | {v.Name} | {first:F3} ({first - M(reference.Losses, 0, 20):+0.000;-0.000}) | {M(v.Losses, 0, 50):F3} ({M(v.Losses, 0, 50) - M(reference.Losses, 0, 50):+0.000;-0.000}) | " +
-                    $"{last:F3} ({last - M(reference.Losses, resumeSteps - settled, settled):+0.000;-0.000}) | {v.Accuracy:F2} % ({v.Accuracy - reference.Accuracy:+0.00;-0.00}) |");
+                table.Add($"| {beta2} | {v.Name} | {first:F3} ({Delta(first - M(reference.Losses, 0, 20), 3)}) | {M(v.Losses, 0, 50):F3} ({Delta(M(v.Losses, 0, 50) - M(reference.Losses, 0, 50), 3)}) | " +
+                    $"{last:F3} ({Delta(last - M(reference.Losses, resumeSteps - settled, settled), 3)}) | {v.Accuracy:F2} % ({Delta(v.Accuracy - reference.Accuracy, 2)}) |");
                 for (int i = 0; i < resumeSteps; i++) csv.Add(FormattableString.Invariant($"{beta2},{v.Name},{resumeAt + i + 1},{v.Losses[i]:G6}"));
             }
             // Loss difference to the uncompressed resume on the same batches (moving average of 10 steps): 0 = lossless.
@@ -150,6 +154,12 @@ internal static class ResumeExperiment
         File.WriteAllLines(Path.Combine(outDir, "excp-resume-curves.csv"), csv);
         Console.WriteLine($"curves and charts in {outDir}; total {total.Elapsed.TotalSeconds:F0}s");
         return 0;
+    }
+
+    private static string Delta(double d, int digits)
+    {
+        double r = Math.Round(d, digits);
+        return (r < 0 ? "-" : "+") + Math.Abs(r).ToString("F" + digits, CultureInfo.InvariantCulture);
     }
 
     private static double[] Smooth(double[] a, int w)

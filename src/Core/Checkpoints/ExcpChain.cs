@@ -100,6 +100,18 @@ public sealed class ExcpChain
         return chain;
     }
 
+    /// <summary>Whether the next <see cref="Append"/> writes a lossless key frame (the first one, and every <see cref="ExcpOptions.KeyFrameInterval"/>-th).</summary>
+    public bool NextAppendIsKeyFrame
+    {
+        get
+        {
+            if (_entries.Count == 0) return true;
+            int sinceKey = 0;
+            for (int i = _entries.Count - 1; i >= 0 && !_entries[i].IsKeyFrame; i--) sinceKey++;
+            return Options.KeyFrameInterval > 0 && sinceKey + 1 >= Options.KeyFrameInterval;
+        }
+    }
+
     /// <summary>Link file name of a step.</summary>
     public static string FileNameFor(long step) => $"step-{step:D12}.excp";
 
@@ -114,13 +126,7 @@ public sealed class ExcpChain
         if (_entries.Count > 0 && checkpoint.Step <= _entries[^1].Step)
             throw new ArgumentException($"Checkpoint step {checkpoint.Step} must be greater than the chain's last step {_entries[^1].Step}.");
         TrainingCheckpoint? parent = null;
-        if (_entries.Count > 0)
-        {
-            int sinceKey = 0;
-            for (int i = _entries.Count - 1; i >= 0 && !_entries[i].IsKeyFrame; i--) sinceKey++;
-            bool key = Options.KeyFrameInterval > 0 && sinceKey + 1 >= Options.KeyFrameInterval;
-            if (!key) parent = Read(_entries[^1].Step);
-        }
+        if (!NextAppendIsKeyFrame) parent = Read(_entries[^1].Step);
         var compressed = ExcpCodec.Compress(checkpoint, parent, Options);
         if (parent != null && !compressed.Link.ParentHash.AsSpan().SequenceEqual(_entries[^1].ReconstructionHash))
         {

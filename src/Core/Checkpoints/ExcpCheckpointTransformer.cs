@@ -66,7 +66,7 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
     /// <summary>
     /// Decodes step <paramref name="step"/> (null = the last) of the chain in <paramref name="chainDirectory"/> (the
     /// <c>excp</c> folder inside a trainer's <c>CheckpointDirectory</c>) and wraps it as a servable transformer.
-    /// The network is rebuilt from the step's model card (or the chain's <c>model.json</c>), or from
+    /// The network is rebuilt from the model card on the step's decode path (or the chain's <c>model.json</c>), or from
     /// <paramref name="description"/> when given (chains written without a card). Needs the architecture registered
     /// (<c>mlContext.RegisterMLNetExtensions()</c>).
     /// </summary>
@@ -85,7 +85,7 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
         var blobs = ReadPath(chain, entry);
         var ck = DecodeLinks(blobs, b => Path.Combine(chain.Directory, b.FileName));
         var stepSource = $"step {entry.Step} of chain '{chain.Directory}'";
-        var card = CardOf(ck.Extras, stepSource) ?? ExcpModelCard.TryRead(chain.Directory);
+        var card = CardOnPath(blobs, b => Path.Combine(chain.Directory, b.FileName)) ?? ExcpModelCard.TryRead(chain.Directory);
         var d = description ?? card?.Description
             ?? throw new InvalidDataException($"ExCP {stepSource} carries no model description (no '{ExcpModelCard.ExtraKey}' extra and no '{Path.Combine(chain.Directory, ExcpModelCard.FileName)}'): " +
                 "the chain was not written by one of the suite's image-classifier trainers; pass the description.");
@@ -99,15 +99,22 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
     }
 
     /// <summary>
-    /// The description of the network stored with step <paramref name="step"/> (null = last) of a chain, read from the
-    /// step file's manifest without decoding it (falls back to the chain's <c>model.json</c>); null when there is none.
+    /// The description of the network stored with step <paramref name="step"/> (null = last) of a chain: the nearest card
+    /// on the path step → key frame (trainers store it in key frames), read from the manifests without decoding; falls
+    /// back to the chain's <c>model.json</c>; null when there is none.
     /// </summary>
     public static ExcpModelCard? ReadModelCard(string chainDirectory, long? step = null)
     {
         var chain = OpenChain(chainDirectory);
         var entry = Resolve(chain, step);
-        var info = ExcpFile.ReadInfo(Path.Combine(chain.Directory, entry.FileName));
-        return CardOf(info.Extras, $"step {entry.Step} of chain '{chain.Directory}'") ?? ExcpModelCard.TryRead(chain.Directory);
+        var entries = chain.Entries.ToList();
+        for (int i = entries.IndexOf(entry); i >= 0; i--)
+        {
+            var info = ExcpFile.ReadInfo(Path.Combine(chain.Directory, entries[i].FileName));
+            if (CardOf(info.Extras, $"step {entries[i].Step} of chain '{chain.Directory}'") is { } card) return card;
+            if (entries[i].IsKeyFrame) break;
+        }
+        return ExcpModelCard.TryRead(chain.Directory);
     }
 
     // ---- creation helpers ----------------------------------------------------------------------------------------------
@@ -172,6 +179,17 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
             cur = ExcpCodec.Decode(link, link.IsKeyFrame ? null : cur, src);
         }
         return cur ?? throw new InvalidDataException("No chain files to decode.");
+    }
+
+    /// <summary>The nearest card on the decode path (the step's own file first, then back to its key frame).</summary>
+    private static ExcpModelCard? CardOnPath(IReadOnlyList<LinkBlob> blobs, Func<LinkBlob, string> sourceOf)
+    {
+        for (int i = blobs.Count - 1; i >= 0; i--)
+        {
+            var info = ExcpFile.ParseInfo(blobs[i].Bytes, sourceOf(blobs[i]));
+            if (CardOf(info.Extras, $"step {blobs[i].Step} ('{sourceOf(blobs[i])}')") is { } card) return card;
+        }
+        return null;
     }
 
     private static ExcpModelCard? CardOf(IReadOnlyDictionary<string, byte[]> extras, string source) =>

@@ -15,8 +15,8 @@ public sealed record ExcpTensorSignature(string Name, long[] Shape);
 /// <summary>
 /// What it takes to rebuild the network of an ExCP training chain: the classifier description (architecture, training
 /// config JSON, classes, input geometry, normalisation, output column names) and the names and shapes of the tensors the
-/// network stores in the chain. Trainers write it next to the chain (<c>excp/model.json</c>) and embed it in every
-/// chain step as the extra <see cref="ExtraKey"/>, so any step is self-describing.
+/// network stores in the chain. Trainers write it next to the chain (<c>excp/model.json</c>) and embed it in every key
+/// frame as the extra <see cref="ExtraKey"/>, so any step (which decodes from its key frame) is self-describing.
 /// </summary>
 /// <remarks>
 /// File format (UTF-8 JSON): <c>format</c> = <see cref="FormatId"/>, <c>version</c> (1), <c>kind</c>
@@ -34,6 +34,8 @@ public sealed class ExcpModelCard
     /// <summary>Current version.</summary>
     public const int CurrentVersion = 1;
     private const string ImageClassifierKind = "image-classifier";
+    // Compact and with \" rather than \u0022 inside the embedded description: the card rides in key-frame manifests.
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Creates a card from a description and the tensors the network stores in a checkpoint (its training form).</summary>
     public ExcpModelCard(ImageClassifierDescription description, IReadOnlyList<ExcpTensorSignature> tensors)
@@ -94,9 +96,9 @@ public sealed class ExcpModelCard
     /// <summary>UTF-8 JSON bytes of the card (with its checksum).</summary>
     public byte[] ToBytes()
     {
-        var d = JsonSerializer.Serialize(Description);
+        var d = JsonSerializer.Serialize(Description, Compact);
         var env = new Envelope(FormatId, CurrentVersion, ImageClassifierKind, d, Tensors.ToArray(), Hash(d, Tensors));
-        return JsonSerializer.SerializeToUtf8Bytes(env, new JsonSerializerOptions { WriteIndented = true });
+        return JsonSerializer.SerializeToUtf8Bytes(env, Compact);
     }
 
     /// <summary>Parses card bytes; <paramref name="source"/> names them in errors (file, or chain step extra).</summary>

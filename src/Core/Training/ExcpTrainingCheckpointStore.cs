@@ -13,9 +13,11 @@ namespace MLNetExtensions.Core.Training;
 /// an extra (<c>state.json</c>), so weights, moments and progress of a step are always one atomic file. A copy of the
 /// state is also written to <c>excp/state.json</c> for people to read; best weights stay uncompressed in
 /// <c>best.safetensors</c> (one tensor set, what the fitted model may return). Resume restores the chain's last step
-/// with its true Adam step (<see cref="TorchCheckpointAdapter.Restore"/>). When the trainer has written a model card
-/// (<see cref="ExcpModelCard"/>, <c>excp/model.json</c>) that matches the network, every step embeds it as an extra, so
-/// a step can be turned into a servable model on its own (<see cref="ExcpCheckpointTransformer"/>).
+/// (<see cref="TorchCheckpointAdapter.Restore"/>); after a lossy link Adam's step restarts at 0 unless
+/// <see cref="ExcpOptions.ResumeAdamStep"/> says otherwise. When the trainer has written a model card
+/// (<see cref="ExcpModelCard"/>, <c>excp/model.json</c>) that matches the network, every key frame embeds it as an extra,
+/// so any step (decoded from its key frame) can be turned into a servable model from the chain files alone
+/// (<see cref="ExcpCheckpointTransformer"/>).
 /// </summary>
 public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
 {
@@ -57,7 +59,8 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(state);
         var extras = new Dictionary<string, byte[]> { [StateExtra] = json };
-        if (ModelCard(model) is { } card) extras[ExcpModelCard.ExtraKey] = card;
+        // Key frames only: no step decodes without its key frame, so that makes every step self-describing at no cost per link.
+        if (_chain.NextAppendIsKeyFrame && ModelCard(model) is { } card) extras[ExcpModelCard.ExtraKey] = card;
         var ck = TorchCheckpointAdapter.Capture(model, opt, state.Step, extras);
         // Best weights first: a crash between the two leaves a chain whose state names an older best, which is safe.
         if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
@@ -96,9 +99,14 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
         state = JsonSerializer.Deserialize<TrainingCheckpointState>(json)
             ?? throw new InvalidDataException($"ExCP checkpoint step {last.Step} in '{ChainDirectory}' has an empty '{StateExtra}'.");
         if (state.Step != last.Step) throw new InvalidDataException($"ExCP checkpoint step {last.Step} in '{ChainDirectory}' carries the state of step {state.Step}.");
+        if (!last.IsKeyFrame && _chain.Options.ResumeAdamStep == ExcpResumeAdamStep.Restart)
+            ck = WithAdamStep(ck, 0); // lossy moments: restart the bias correction (ExcpResumeAdamStep.Restart)
         TorchCheckpointAdapter.Restore(ck, model, opt, strict: true);
         return true;
     }
+
+    private static TrainingCheckpoint WithAdamStep(TrainingCheckpoint ck, long step) =>
+        new(ck.Step, ck.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = step } }), ck.Optimizer, ck.Extras);
 
     /// <inheritdoc/>
     public Dictionary<string, Tensor>? TryLoadBest()

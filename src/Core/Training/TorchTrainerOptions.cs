@@ -68,7 +68,7 @@ public abstract class TorchTrainerOptions
     /// <summary>
     /// Write the periodic checkpoints as an ExCP chain (weights + AdamW moments, lossy, typically 15–60× smaller) in
     /// <c>CheckpointDirectory/excp</c> instead of uncompressed files; null = off (uncompressed, the default). Resume then
-    /// restores weights, moments and the true Adam step from the chain's last step. Needs <see cref="CheckpointDirectory"/>.
+    /// restores weights and moments from the chain's last step, and Adam's step (restarted at 0 after a lossy link, see ExcpOptions.ResumeAdamStep). Needs <see cref="CheckpointDirectory"/>.
     /// </summary>
     public MLNetExtensions.Core.Checkpoints.ExcpOptions? ExcpCheckpoints { get; set; }
     /// <summary>Resume from the latest checkpoint in <see cref="CheckpointDirectory"/> if one exists. Default true.</summary>

@@ -96,6 +96,45 @@ public class ExcpTrainerTests
         finally { Directory.Delete(dir, true); }
     }
 
+    [Theory]
+    [InlineData(ExcpResumeAdamStep.Restart, 0L)]
+    [InlineData(ExcpResumeAdamStep.True, 60L)]
+    public void ResumeFromALossyLinkRestartsAdamsStepUnlessAskedForTheTrueOne(ExcpResumeAdamStep policy, long expectedAfterLink)
+    {
+        var dir = Directory.CreateTempSubdirectory("mlx-excp-step").FullName;
+        try
+        {
+            var options = new ExcpOptions { Alpha = 2e-3, ResumeAdamStep = policy };
+            static long AdamStep(MlpTraining r) => TorchCheckpointAdapter.Capture(r.Model, r.Optimizer, 0).Parameters[0].Adam!.Step;
+            using var run = new MlpTraining(3, new[] { 16, 32, 4 }, adamW: true);
+            var store = new ExcpTrainingCheckpointStore(dir, options);
+            run.Train(30);
+            store.Save(run.Model, run.Optimizer, new TrainingCheckpointState(1, 30, 30, null, null, 0), null);
+            // A lossless key frame: the true step, whatever the policy.
+            using (var a = new MlpTraining(4, new[] { 16, 32, 4 }, adamW: true))
+            {
+                Assert.True(new ExcpTrainingCheckpointStore(dir, options).TryLoadLatest(a.Model, a.Optimizer, out var s1));
+                Assert.Equal(30, s1.Step);
+                Assert.Equal(30, AdamStep(a));
+            }
+            run.Train(30);
+            store.Save(run.Model, run.Optimizer, new TrainingCheckpointState(2, 60, 30, null, null, 0), null);
+            using var b = new MlpTraining(5, new[] { 16, 32, 4 }, adamW: true);
+            var reopened = new ExcpTrainingCheckpointStore(dir, options);
+            Assert.True(reopened.TryLoadLatest(b.Model, b.Optimizer, out var s2));
+            Assert.Equal(60, s2.Step);
+            Assert.Equal(expectedAfterLink, AdamStep(b));
+            // The chain itself always keeps the true step, and weights and moments are restored as decoded.
+            var decoded = reopened.Chain.Read(60);
+            Assert.All(decoded.Parameters.Where(p => p.Adam != null), p => Assert.Equal(60, p.Adam!.Step));
+            var back = TorchCheckpointAdapter.Capture(b.Model, b.Optimizer, 60);
+            foreach (var p in decoded.Parameters) { Assert.Equal(p.Values, back[p.Name].Values); Assert.Equal(p.Adam?.ExpAvgSq, back[p.Name].Adam?.ExpAvgSq); }
+            b.Train(5); // and training goes on
+            Assert.Equal(expectedAfterLink + 5, AdamStep(b));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void ExcpCheckpointsNeedACheckpointDirectory()
     {
