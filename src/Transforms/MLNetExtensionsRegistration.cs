@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Segmentation;
+using MLNetExtensions.Transforms.Video;
 
 namespace MLNetExtensions;
 
@@ -21,6 +22,7 @@ public static class MLNetExtensionsRegistration
         EnsureModelFamilies();
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 
