@@ -14,7 +14,9 @@ namespace MLNetExtensions.Transforms.Video;
 /// <param name="Height">Frame height H after resizing.</param>
 /// <param name="Width">Frame width W after resizing.</param>
 /// <param name="VideoFolder">Folder that relative paths are resolved against; null = the current directory.</param>
-public sealed record VideoFramesColumn(string OutputColumnName, string InputColumnName, int Frames, int Height, int Width, string? VideoFolder = null)
+/// <param name="ParallelDecodes">Clips decoded ahead of the reader at the same time (ffmpeg processes); 1 = one at a time, on read.</param>
+public sealed record VideoFramesColumn(string OutputColumnName, string InputColumnName, int Frames, int Height, int Width, string? VideoFolder = null,
+    int ParallelDecodes = 1)
 {
     /// <summary>Checks names and sizes; throws naming the bad value.</summary>
     public void Validate()
@@ -24,6 +26,7 @@ public sealed record VideoFramesColumn(string OutputColumnName, string InputColu
         ArgumentOutOfRangeException.ThrowIfLessThan(Frames, 1, nameof(Frames));
         ArgumentOutOfRangeException.ThrowIfLessThan(Height, 1, nameof(Height));
         ArgumentOutOfRangeException.ThrowIfLessThan(Width, 1, nameof(Width));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ParallelDecodes, 1, nameof(ParallelDecodes));
         if ((long)Frames * 3 * Height * Width > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(Frames), $"A clip of {Frames}×3×{Height}×{Width} values is too large for one vector.");
     }
@@ -110,41 +113,42 @@ public sealed class VideoFramesTransformer : ITransformer
     private string Resolve(string path) =>
         Column.VideoFolder is { Length: > 0 } folder && !Path.IsPathRooted(path) ? Path.Combine(folder, path) : path;
 
-    /// <summary>Decodes the clip of one row into <paramref name="dst"/>; errors name the column, row and file.</summary>
-    private void Decode(ReadOnlyMemory<char> pathText, long row, ref VBuffer<float> dst)
+    /// <summary>Decodes the clip of one row; errors name the column, row and file.</summary>
+    private float[] Decode(string pathText, long row)
     {
         var where = $"Column '{Column.InputColumnName}', row {row}";
-        var raw = pathText.ToString().Trim();
+        var raw = pathText.Trim();
         if (raw.Length == 0) throw new InvalidDataException($"{where}: the video path is empty.");
         var path = Resolve(raw);
-        float[] clip;
-        try { clip = _decoder.Decode(path); }
+        try { return _decoder.Decode(path); }
         catch (FileNotFoundException e) { throw new FileNotFoundException($"{where}: video file not found: '{path}'.", path, e); }
         catch (VideoDecodingException e) { throw new VideoDecodingException(path, $"{where}: {e.Message}", e); }
-        var editor = VBufferEditor.Create(ref dst, clip.Length);
-        clip.CopyTo(editor.Values);
-        dst = editor.Commit();
     }
 
     /// <summary>
     /// A getter over a row that decodes its clip once per row position (several getter calls on the same row, e.g. a
-    /// cache and a trainer, decode once) and hands out copies.
+    /// cache and a trainer, decode once) and hands out copies. <paramref name="ahead"/>, when given, returns the clip
+    /// a read-ahead cursor already started decoding for this row, if its path is the row's.
     /// </summary>
-    private ValueGetter<VBuffer<float>> MakeClipGetter(DataViewRow input)
+    private ValueGetter<VBuffer<float>> MakeClipGetter(DataViewRow input, Func<string, Task<float[]>?>? ahead = null)
     {
         var pathGetter = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[Column.InputColumnName]);
         ReadOnlyMemory<char> path = default;
-        VBuffer<float> cached = default;
+        float[] cached = Array.Empty<float>();
         long cachedPosition = -1;
         return (ref VBuffer<float> dst) =>
         {
             if (cachedPosition != input.Position || cachedPosition < 0)
             {
                 pathGetter(ref path);
-                Decode(path, input.Position, ref cached);
+                var text = path.ToString();
+                var task = ahead?.Invoke(text);
+                cached = task != null ? task.GetAwaiter().GetResult() : Decode(text, input.Position);
                 cachedPosition = input.Position;
             }
-            cached.CopyTo(ref dst);
+            var editor = VBufferEditor.Create(ref dst, cached.Length);
+            cached.CopyTo(editor.Values);
+            dst = editor.Commit();
         };
     }
 
@@ -198,7 +202,16 @@ public sealed class VideoFramesTransformer : ITransformer
         {
             var needed = columnsNeeded.ToList();
             var up = Upstream(needed, out var clip);
-            return new Cursor(this, _input.GetRowCursor(up, rand), needed.Select(c => c.Index).ToHashSet(), clip);
+            var active = needed.Select(c => c.Index).ToHashSet();
+            if (!clip || _parent.Column.ParallelDecodes <= 1)
+                return new Cursor(this, _input.GetRowCursor(up, rand), active, clip, null);
+            // Read-ahead: a second cursor over the path column only, in the same order (same shuffle seed), starts up to
+            // ParallelDecodes decodes ahead of the reader. Each clip is used only if the row's own path matches, so an
+            // input that does not repeat its order costs speed, never correctness.
+            int seed = rand?.Next() ?? 0;
+            var reader = _input.GetRowCursor(up, rand == null ? null : new Random(seed));
+            var lead = _input.GetRowCursor(new[] { _input.Schema[_pathIndex] }, rand == null ? null : new Random(seed));
+            return new Cursor(this, reader, active, clip, lead);
         }
 
         public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
@@ -207,7 +220,8 @@ public sealed class VideoFramesTransformer : ITransformer
             var needed = columnsNeeded.ToList();
             var up = Upstream(needed, out var clip);
             var active = needed.Select(c => c.Index).ToHashSet();
-            return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, clip)).ToArray();
+            if (n <= 1) return new[] { GetRowCursor(needed, rand) };
+            return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, clip, null)).ToArray();
         }
 
         private sealed class Cursor : DataViewRowCursor
@@ -216,19 +230,55 @@ public sealed class VideoFramesTransformer : ITransformer
             private readonly DataViewRowCursor _in;
             private readonly HashSet<int> _active;
             private readonly ValueGetter<VBuffer<float>>? _clip;
+            private readonly DataViewRowCursor? _lead;
+            private readonly ValueGetter<ReadOnlyMemory<char>>? _leadPath;
+            private readonly Queue<(string Path, Task<float[]> Clip)> _ahead = new();
+            private (string Path, Task<float[]> Clip)? _current;
+            private bool _leadDone;
 
-            public Cursor(View v, DataViewRowCursor input, HashSet<int> active, bool clip)
+            public Cursor(View v, DataViewRowCursor input, HashSet<int> active, bool clip, DataViewRowCursor? lead)
             {
-                _v = v; _in = input; _active = active;
-                _clip = clip ? v._parent.MakeClipGetter(input) : null;
+                _v = v; _in = input; _active = active; _lead = lead;
+                if (lead != null) _leadPath = lead.GetGetter<ReadOnlyMemory<char>>(lead.Schema[v._pathIndex]);
+                _clip = clip ? v._parent.MakeClipGetter(input, lead == null ? null : Ahead) : null;
             }
 
             public override DataViewSchema Schema => _v.Schema;
             public override long Position => _in.Position;
             public override long Batch => _in.Batch;
-            public override bool MoveNext() => _in.MoveNext();
             public override ValueGetter<DataViewRowId> GetIdGetter() => _in.GetIdGetter();
             public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+            public override bool MoveNext()
+            {
+                if (!_in.MoveNext()) return false;
+                if (_lead != null)
+                {
+                    Refill();
+                    _current = _ahead.Count > 0 ? _ahead.Dequeue() : null;
+                    Refill();
+                }
+                return true;
+            }
+
+            // Keeps ParallelDecodes decodes running ahead of the reader.
+            private void Refill()
+            {
+                ReadOnlyMemory<char> p = default;
+                while (!_leadDone && _ahead.Count < _v._parent.Column.ParallelDecodes)
+                {
+                    if (!_lead!.MoveNext()) { _leadDone = true; break; }
+                    _leadPath!(ref p);
+                    var text = p.ToString();
+                    long row = _lead.Position;
+                    var parent = _v._parent;
+                    var task = Task.Run(() => parent.Decode(text, row));
+                    _ = task.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); // observed even if never read
+                    _ahead.Enqueue((text, task));
+                }
+            }
+
+            private Task<float[]>? Ahead(string path) => _current is { } c && c.Path == path ? c.Clip : null;
 
             public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
             {
@@ -242,7 +292,7 @@ public sealed class VideoFramesTransformer : ITransformer
 
             protected override void Dispose(bool disposing)
             {
-                if (disposing) _in.Dispose();
+                if (disposing) { _in.Dispose(); _lead?.Dispose(); }
                 base.Dispose(disposing);
             }
         }

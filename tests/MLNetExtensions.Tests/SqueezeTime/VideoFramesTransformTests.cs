@@ -74,6 +74,10 @@ public sealed class VideoFramesTransformTests : IDisposable
         Assert.Equal(5, output.GetColumn<uint>("Label").Count()); // other columns never touch the missing file
 
         var decoded = output.GetColumn<VBuffer<float>>("Video").Take(4).Select(v => v.DenseValues().ToArray()).ToArray();
+        // Read-ahead decoding (default 4 at once) gives exactly what one-at-a-time decoding on read gives.
+        var serial = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir, parallelDecodes: 1).Fit(data).Transform(data)
+            .GetColumn<VBuffer<float>>("Video").Take(4).Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(serial, decoded);
         for (int i = 0; i < 4; i++)
         {
             var own = MeanAbs(decoded[i], clips[i]);
