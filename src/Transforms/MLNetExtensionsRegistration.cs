@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Transforms.Segmentation;
+using MLNetExtensions.Transforms.Video;
 
 namespace MLNetExtensions;
 
@@ -22,6 +23,7 @@ public static class MLNetExtensionsRegistration
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Core.Checkpoints.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 

@@ -8,7 +8,6 @@ using MLNetExtensions.Core.Training;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;
 using TorchSharp;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Core.Training;
@@ -75,17 +74,28 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
     protected virtual string PrepareForServing(nn.Module<Tensor, Tensor> model) => ConfigJson;
     /// <summary>Called after every optimisation step (e.g. to advance a PRepBN LayerNorm→BatchNorm schedule).</summary>
     protected virtual void OnTrainingStep(nn.Module<Tensor, Tensor> model, long step, long totalSteps) { }
-    /// <summary>Maps official checkpoint keys/tensors onto this model before loading (default: as they are).</summary>
-    protected virtual void LoadPretrained(nn.Module<Tensor, Tensor> model, string path)
+    /// <summary>
+    /// Loads <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> into the freshly built model. Default: every
+    /// tensor whose key and shape match (<see cref="PretrainedWeights.Load"/>); the classifier head is skipped when the
+    /// checkpoint has another class count (<see cref="IsClassifierHead"/>); any other shape difference is an error.
+    /// </summary>
+    protected virtual PretrainedLoadReport LoadPretrained(nn.Module<Tensor, Tensor> model, string path, int numClasses)
     {
-        var loaded = new Dictionary<string, bool>();
-        var sd = model.state_dict();
-        // Skip the classifier when the class count differs (fine-tuning an official checkpoint on new classes).
-        model.load_py(path, strict: false, loadedParameters: loaded);
-        var missing = sd.Keys.Where(k => !loaded.TryGetValue(k, out var ok) || !ok).ToList();
+        var report = PretrainedWeights.Load(model, path, (key, m, c) => IsClassifierHead(key, m, c, numClasses));
         using var ch = Host.Start("Pretrained");
-        ch.Info(MessageSensitivity.None, $"Loaded {loaded.Count(kv => kv.Value)} tensors from '{path}'" + (missing.Count > 0 ? $"; {missing.Count} kept their initial values (e.g. {missing[0]})." : "."));
+        ch.Info(MessageSensitivity.None, report.Summary);
+        return report;
     }
+
+    /// <summary>
+    /// Whether a tensor whose shape differs between model and checkpoint is the classifier head (then it is skipped).
+    /// Default: <see cref="PretrainedWeights.ClassifierOutputs"/> (a Linear weight/bias whose first dimension is the class count).
+    /// </summary>
+    protected virtual bool IsClassifierHead(string key, long[] modelShape, long[] checkpointShape, int numClasses) =>
+        PretrainedWeights.ClassifierOutputs(numClasses)(key, modelShape, checkpointShape);
+
+    /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
+    public PretrainedLoadReport? LastPretrainedLoad { get; private set; }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
@@ -127,10 +137,10 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         var model = TorchModelRegistry.Create(Architecture, ConfigJson, numClasses);
         try
         {
+            LastPretrainedLoad = null;
             if (o.PretrainedWeightsPath != null)
             {
-                LoadPretrained(model, o.PretrainedWeightsPath);
-                // PyBridge loads tensors in place of parameters; make sure every parameter trains.
+                LastPretrainedLoad = LoadPretrained(model, o.PretrainedWeightsPath, numClasses);
                 foreach (var p in model.parameters()) p.requires_grad_(true);
             }
             model.to(device);

@@ -7,7 +7,6 @@ using MLNetExtensions.Core.Interop;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Transforms.SqueezeTime;
 using TorchSharp;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Estimators.SqueezeTime;
@@ -138,9 +137,10 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
         var model = (SqueezeTimeVideoNetwork)TorchModelRegistry.Create(SqueezeTimeArchitecture.Name, spec.ToJson(), numClasses);
         try
         {
+            LastPretrainedLoad = null;
             if (o.PretrainedWeightsPath != null)
             {
-                LoadPretrained(model, o.PretrainedWeightsPath);
+                LastPretrainedLoad = LoadPretrained(model, o.PretrainedWeightsPath);
                 foreach (var p in model.parameters()) p.requires_grad_(true);
             }
             model.to(device);
@@ -162,26 +162,20 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
     }
 
     /// <summary>
-    /// Loads an official mmaction <c>state_dict</c> (keys <c>backbone.net.*</c>, <c>cls_head.fc_cls.*</c>) into the
-    /// recognizer; the checkpoint must have the data's class count (another head size is refused).
+    /// Loads an official mmaction <c>state_dict</c> (keys <c>backbone.net.*</c>, <c>cls_head.fc_cls.*</c>, optionally
+    /// under <c>state_dict</c>) into the recognizer. Every backbone tensor must match; the head <c>cls_head.*</c> is
+    /// skipped (and reported) when the checkpoint has another class count, so an official checkpoint fine-tunes on new classes.
     /// </summary>
-    private void LoadPretrained(SqueezeTimeVideoNetwork model, string path)
+    private PretrainedLoadReport LoadPretrained(SqueezeTimeVideoNetwork model, string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"PretrainedWeightsPath '{path}' does not exist.", path);
-        var loaded = new Dictionary<string, bool>();
-        var sd = model.Model.state_dict();
-        try { model.Model.load_py(path, strict: false, loadedParameters: loaded); }
-        catch (Exception e) when (e is not FileNotFoundException and not IOException)
-        {
-            // PyBridge cannot skip a mis-shaped tensor (it fails while viewing the storage), so a checkpoint whose head
-            // has another class count is refused for now.
-            throw new ArgumentException($"PretrainedWeightsPath '{path}' does not fit this model ({model.Model.Config.NumClasses} classes, config " +
-                $"layers [{string.Join(",", model.Model.Config.Layers)}], w {model.Model.Config.WidenFactor}): {e.Message.Split('\n')[0]}", nameof(Options.PretrainedWeightsPath), e);
-        }
-        var missing = sd.Keys.Where(k => !loaded.TryGetValue(k, out var ok) || !ok).ToList();
+        var report = PretrainedWeights.Load(model.Model, path, PretrainedWeights.KeysStartingWith("cls_head."));
         using var ch = _host.Start("Pretrained");
-        ch.Info(MessageSensitivity.None, $"Loaded {loaded.Count(kv => kv.Value)} tensors from '{path}'" + (missing.Count > 0 ? $"; {missing.Count} kept their initial values (e.g. {missing[0]})." : "."));
+        ch.Info(MessageSensitivity.None, report.Summary);
+        return report;
     }
+
+    /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
+    public PretrainedLoadReport? LastPretrainedLoad { get; private set; }
 
     private static string[] ClassNames(DataViewSchema.Column label, int n)
     {

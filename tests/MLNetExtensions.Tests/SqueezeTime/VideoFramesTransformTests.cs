@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Estimators.SqueezeTime;
+using MLNetExtensions.Transforms.SqueezeTime;
+using MLNetExtensions.Transforms.Video;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MLNetExtensions.Tests.SqueezeTime;
+
+/// <summary><c>mlContext.Transforms.LoadVideoFrames</c> on mp4 files written from generated moving Fashion-MNIST clips.</summary>
+public sealed class VideoFramesTransformTests : IDisposable
+{
+    private const int T = 8, H = 32, W = 32;
+    private readonly ITestOutputHelper _output;
+    private readonly string _dir = Directory.CreateTempSubdirectory("mlnetext-videoframes-").FullName;
+
+    public VideoFramesTransformTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A row of the path IDataView.</summary>
+    public sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+        [KeyType(4)] public uint Label { get; set; }
+    }
+
+    /// <summary>A row with a float where the path should be.</summary>
+    public sealed class NumberRow
+    {
+        public float Path { get; set; }
+    }
+
+    /// <summary>PredictionEngine output.</summary>
+    public sealed class Prediction
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    // Writes clips first..first+count-1 of the generator as clip{i}.mp4 and returns the rows (relative paths) and the clips.
+    private (PathRow[] Rows, float[][] Clips) WriteClips(MovingFashionMnist gen, int count)
+    {
+        var writer = new VideoClipWriter(frameRate: 8);
+        var rows = new PathRow[count];
+        var clips = new float[count][];
+        for (int i = 0; i < count; i++)
+        {
+            var (clip, label) = gen.GetClip(i);
+            var name = $"clip{gen.Options.Seed}_{i}.mp4";
+            writer.Write(Path.Combine(_dir, name), clip, T, H, W);
+            rows[i] = new PathRow { Path = name, Label = (uint)label }; // key fields of a class are 0-based
+            clips[i] = clip;
+        }
+        return (rows, clips);
+    }
+
+    private static double MeanAbs(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Average();
+
+    [FfmpegFact]
+    public void DecodesTheGeneratorsClipsLazilyWithTheDeclaredShape()
+    {
+        var ml = new MLContext(seed: 1);
+        var gen = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 4, Seed: 3));
+        var (rows, clips) = WriteClips(gen, 4);
+        // A missing file in the data does not fail Fit or Transform: decoding happens only when a clip is read.
+        var data = ml.Data.LoadFromEnumerable(rows.Append(new PathRow { Path = "absent.mp4", Label = 1 }));
+        var transformer = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir).Fit(data);
+        var output = transformer.Transform(data);
+        var type = Assert.IsType<VectorDataViewType>(output.Schema["Video"].Type);
+        Assert.Equal(new[] { T, 3, H, W }, type.Dimensions.ToArray());
+        Assert.Equal(5, output.GetColumn<uint>("Label").Count()); // other columns never touch the missing file
+
+        var decoded = output.GetColumn<VBuffer<float>>("Video").Take(4).Select(v => v.DenseValues().ToArray()).ToArray();
+        // Read-ahead decoding (default 4 at once) gives exactly what one-at-a-time decoding on read gives.
+        var serial = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir, parallelDecodes: 1).Fit(data).Transform(data)
+            .GetColumn<VBuffer<float>>("Video").Take(4).Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(serial, decoded);
+        for (int i = 0; i < 4; i++)
+        {
+            var own = MeanAbs(decoded[i], clips[i]);
+            var nearestOther = Enumerable.Range(0, 4).Where(j => j != i).Min(j => MeanAbs(decoded[i], clips[j]));
+            _output.WriteLine($"clip {i}: mean |decoded − generated| {own:F4}, nearest other clip {nearestOther:F4}");
+            Assert.True(own < 0.02, $"clip {i} decodes with mean abs error {own:F4} (H.264 yuv420p loss expected < 0.02)");
+            Assert.True(own < nearestOther / 2, $"clip {i} is not clearly closest to its own source ({own:F4} vs {nearestOther:F4})");
+        }
+    }
+
+    [FfmpegFact]
+    public void PathsToSqueezeTimePipelineTrainsRoundTripsAndServesOneRow()
+    {
+        var ml = new MLContext(seed: 1);
+        var gen = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 8, Seed: 5));
+        var (rows, _) = WriteClips(gen, 8);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var pipeline = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir)
+            .AppendCacheCheckpoint(ml)
+            .Append(ml.MulticlassClassification.Trainers.SqueezeTime(new SqueezeTimeVideoClassifier.Options
+            {
+                Config = SqueezeTimeConfig.Tiny(frames: T), MaxEpochs = 1, BatchSize = 4, LearningRate = 3e-3, Seed = 7,
+                BatchNormRecalibrationBatches = 1,
+            }));
+        var sw = Stopwatch.StartNew();
+        var model = pipeline.Fit(data);
+        _output.WriteLine($"fit on 8 mp4 clips (1 epoch, 2 steps): {sw.Elapsed.TotalSeconds:F1} s");
+        var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(8, scores.Length);
+        Assert.All(scores, s => Assert.Equal(1.0, s.Sum(), 3));
+
+        var zip = Path.Combine(_dir, "model.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        var ml2 = new MLContext().RegisterMLNetExtensions();
+        var loaded = ml2.Model.Load(zip, out var inputSchema);
+        Assert.Equal(TextDataViewType.Instance, inputSchema["Path"].Type);
+        var again = loaded.Transform(data).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(scores, again);
+
+        using var engine = ml2.Model.CreatePredictionEngine<PathRow, Prediction>(loaded, new PredictionEngineOptions { OwnsTransformer = false });
+        var one = engine.Predict(rows[3]);
+        Assert.Equal(scores[3], one.Score);
+        var other = engine.Predict(rows[4]);
+        Assert.Equal(scores[4], other.Score);
+        (loaded as IDisposable)?.Dispose();
+        model.LastTransformer.Dispose();
+    }
+
+    [FfmpegFact]
+    public void DecodingErrorsNameTheColumnRowAndFile()
+    {
+        var ml = new MLContext(seed: 1);
+        var gen = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 1, Seed: 9));
+        var (rows, _) = WriteClips(gen, 1);
+        File.WriteAllText(Path.Combine(_dir, "corrupt.mp4"), "this is not a video");
+        var (clip, _) = gen.GetClip(0);
+        new VideoClipWriter(frameRate: 8).Write(Path.Combine(_dir, "short.mp4"), clip.AsSpan(0, 4 * 3 * H * W), 4, H, W);
+
+        Exception Read(string file)
+        {
+            var data = ml.Data.LoadFromEnumerable(new[] { rows[0], new PathRow { Path = file, Label = 1 } });
+            var output = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir).Fit(data).Transform(data);
+            return Assert.ThrowsAny<Exception>(() => output.GetColumn<VBuffer<float>>("Video").ToArray());
+        }
+
+        var missing = Assert.IsType<FileNotFoundException>(Read("absent.mp4"));
+        Assert.Contains(Path.Combine(_dir, "absent.mp4"), missing.Message);
+        Assert.Contains("'Path', row 1", missing.Message);
+        Assert.Equal(Path.Combine(_dir, "absent.mp4"), missing.FileName);
+
+        var corrupt = Assert.IsType<VideoDecodingException>(Read("corrupt.mp4"));
+        Assert.Contains(Path.Combine(_dir, "corrupt.mp4"), corrupt.Message);
+        Assert.Contains("'Path', row 1", corrupt.Message);
+
+        var tooShort = Assert.IsType<VideoDecodingException>(Read("short.mp4"));
+        Assert.Contains(Path.Combine(_dir, "short.mp4"), tooShort.Message);
+        Assert.Contains("4 frame(s), fewer than the 8", tooShort.Message);
+        Assert.Equal(Path.Combine(_dir, "short.mp4"), tooShort.FilePath);
+
+        var empty = Assert.IsType<InvalidDataException>(Read(" "));
+        Assert.Contains("'Path', row 1", empty.Message);
+    }
+
+    [Fact]
+    public void RejectsANonTextInputColumnNamingIt()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new NumberRow { Path = 1 } });
+        var estimator = ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W);
+        var e = Assert.ThrowsAny<ArgumentException>(() => estimator.Fit(data));
+        Assert.Contains("'Path'", e.Message);
+        Assert.Contains("text", e.Message);
+        e = Assert.ThrowsAny<ArgumentException>(() => estimator.Append(ml.Transforms.CopyColumns("V2", "Video")).Fit(data));
+        Assert.Contains("'Path'", e.Message);
+        e = Assert.ThrowsAny<ArgumentException>(() => ml.Transforms.LoadVideoFrames("Video", "Movie", T, H, W).Fit(data));
+        Assert.Contains("'Movie'", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LoadVideoFrames("Video", "Path", 0, H, W));
+    }
+}
