@@ -29,7 +29,7 @@ int trainCount = Arg("--train", quick ? 480 : 1200), testCount = Arg("--test", 2
 int epochs = Arg("--epochs", quick ? 5 : 8), batch = Arg("--batch", 16);
 int[] seeds = (Str("--seeds") ?? (quick ? "1" : "1,2,3")).Split(',').Select(int.Parse).ToArray();
 double lr = Real("--lr", 5e-4), headMult = Real("--head-lr-mult", 10);
-int warmup = Arg("--warmup", 50), pretrainSteps = Arg("--pretrain-steps", quick ? 200 : 600);
+int warmup = Arg("--warmup", 50), pretrainSteps = Arg("--pretrain-steps", quick ? 200 : 800);
 var heads = (Str("--heads") ?? "plain,ssa").Split(',').Select(h => Enum.Parse<SegmentationHeadKind>(h, ignoreCase: true)).ToArray();
 int threads = Arg("--threads", 1); // the shared 2-core box: one intra-op thread avoids oversubscription
 torch.set_num_threads(threads);
