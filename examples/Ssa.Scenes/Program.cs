@@ -85,7 +85,7 @@ foreach (int seed in seeds)
             (vm != null ? $"  (validation mIoU {100 * vm:F2})" : "") + $"  ({secs:F0}s training)");
         runs.Add(new Run(head, seed, m, vm, secs));
         File.AppendAllText(Path.Combine(outDir, "runs.csv"), FormattableString.Invariant(
-            $"{head},{seed},{steps},{lr},{headMult},{warmup},{(pretrained != null ? pretrainSteps : 0)},{100 * m.MeanIoU:F2},{100 * m.AAcc:F2},{100 * m.MeanAcc:F2},{(vm is double v ? (100 * v).ToString("F2") : "")},{secs:F0}\n"));
+            $"{head},{seed},{steps},{lr},{headMult},{warmup},{(pretrainAcc != null ? pretrainSteps.ToString() : pretrained != null ? "file" : "0")},{100 * m.MeanIoU:F2},{100 * m.AAcc:F2},{100 * m.MeanAcc:F2},{(vm is double v ? (100 * v).ToString("F2") : "")},{secs:F0}\n"));
         if (head == SegmentationHeadKind.Ssa) lastSsa = trainer;
         if (trainer.PretrainedTensorsLoaded is int nLoaded && seed == seeds[0]) Console.WriteLine($"  ({head}: {nLoaded} pretrained backbone tensors loaded)");
         if (seed == seeds[0]) keep[head] = model; else model.Dispose();
