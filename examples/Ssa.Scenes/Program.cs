@@ -1,6 +1,10 @@
-// SSA head vs the plain pixel classifier at the same budget on Fashion-MNIST scenes (64×64, 11 classes):
-// mIoU / aAcc / per-class IoU on held-out scenes (items from the Fashion-MNIST test split) and PNG overlays.
-// Usage: dotnet run -c Release -- [--train N] [--test N] [--epochs E] [--batch B] [--threads T] [--out DIR]
+// SSA head vs the plain pixel classifier at the same budget on Fashion-MNIST scenes (64×64, 11 classes), over
+// several seeds: mIoU / aAcc / per-class IoU on held-out scenes (items from the Fashion-MNIST test split) and PNG overlays.
+// Both heads share everything else: data, backbone (optionally pretrained once on Fashion-MNIST item classification,
+// the stand-in for the paper's ImageNet pretraining), decoder, optimiser, schedule and the recipe's ×10 head lr.
+// Usage: dotnet run -c Release -- [--quick] [--train N] [--test N] [--val N] [--epochs E] [--batch B] [--seeds 1,2,3]
+//        [--lr X] [--head-lr-mult X] [--warmup S] [--pretrain-steps S | --pretrained FILE] [--heads plain,ssa]
+//        [--threads T] [--out DIR]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -12,63 +16,135 @@ using MLNetExtensions.Core.Data.Scenes;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Estimators.Segmentation;
 using MLNetExtensions.Evaluators.Segmentation;
+using MLNetExtensions.Examples.SsaScenes;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-int Arg(string name, int dflt) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : dflt; }
-string OutDir() { int i = Array.IndexOf(args, "--out"); return i >= 0 && i + 1 < args.Length ? args[i + 1] : "ssa-scenes-out"; }
-int trainCount = Arg("--train", 800), testCount = Arg("--test", 200), epochs = Arg("--epochs", 6), batch = Arg("--batch", 16);
+bool quick = args.Contains("--quick");
+string? Str(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
+int Arg(string name, int dflt) => Str(name) is string s ? int.Parse(s) : dflt;
+double Real(string name, double dflt) => Str(name) is string s ? double.Parse(s, CultureInfo.InvariantCulture) : dflt;
+int trainCount = Arg("--train", quick ? 480 : 1200), testCount = Arg("--test", 200), valCount = Arg("--val", 0);
+int epochs = Arg("--epochs", quick ? 5 : 8), batch = Arg("--batch", 16);
+int[] seeds = (Str("--seeds") ?? (quick ? "1" : "1,2,3")).Split(',').Select(int.Parse).ToArray();
+double lr = Real("--lr", 5e-4), headMult = Real("--head-lr-mult", 10);
+int warmup = Arg("--warmup", 50), pretrainSteps = Arg("--pretrain-steps", quick ? 200 : 800);
+var heads = (Str("--heads") ?? "plain,ssa").Split(',').Select(h => Enum.Parse<SegmentationHeadKind>(h, ignoreCase: true)).ToArray();
 int threads = Arg("--threads", 1); // the shared 2-core box: one intra-op thread avoids oversubscription
 torch.set_num_threads(threads);
-var outDir = Directory.CreateDirectory(OutDir()).FullName;
+var outDir = Directory.CreateDirectory(Str("--out") ?? "ssa-scenes-out").FullName;
 
 var ml = new MLContext(seed: 0).RegisterMLNetExtensions();
 var train = FashionScenes.Load(ml, new FashionSceneOptions { Count = trainCount, Seed = 1 });
 var testScenes = FashionScenes.Create(ml, new FashionSceneOptions { Count = testCount, Seed = 2, Split = FashionMnistSplit.Test });
 var test = testScenes.AsDataView();
-Console.WriteLine($"Fashion-MNIST scenes 64×64, 2–4 items, 11 classes; train {trainCount} (train split), test {testCount} (test split); " +
-    $"{epochs} epochs, batch {batch}, torch threads {threads}, full Fashion-MNIST: {FashionMnist.FullDataAvailable}");
+// Validation scenes: items from the train split, a different scene seed; for choosing settings without the test set.
+var val = valCount > 0 ? FashionScenes.Load(ml, new FashionSceneOptions { Count = valCount, Seed = 3 }) : null;
+long steps = (trainCount + batch - 1) / batch * (long)epochs;
+Console.WriteLine($"Fashion-MNIST scenes 64×64, 2–4 items, 11 classes; train {trainCount} (train split), test {testCount} (test split)" +
+    (val != null ? $", validation {valCount} (train split)" : "") + $"; {epochs} epochs × batch {batch} = {steps} steps per head; " +
+    $"AdamW lr {lr:G3}, decode head ×{headMult:G3}, {warmup} warm-up steps, linear decay; seeds {string.Join(",", seeds)}; " +
+    $"torch threads {threads}, full Fashion-MNIST: {FashionMnist.FullDataAvailable}");
 
-var results = new List<(SegmentationHeadKind Head, SegmentationMetrics M, double Seconds, SsaSegmentationTransformer Model, SsaSegmenter Trainer)>();
-foreach (var head in new[] { SegmentationHeadKind.Plain, SegmentationHeadKind.Ssa })
+var defaults = new SsaSegmenter.Options();
+string? pretrained = Str("--pretrained");
+double? pretrainAcc = null; double pretrainSecs = 0;
+if (pretrained == null && pretrainSteps > 0)
 {
-    var trainer = ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options
-    {
-        Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = 42, LearningRate = 3e-3, WarmupSteps = 20, LogEveryNSteps = 25,
-        Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
-        {
-            if (p.EpochCompleted) Console.WriteLine($"  [{head}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
-        }),
-    });
-    var sw = Stopwatch.StartNew();
-    var model = trainer.Fit(train);
-    double secs = sw.Elapsed.TotalSeconds;
-    var m = ml.Segmentation().Evaluate(model.Transform(test), "Mask", "PredictedLabel");
-    Console.WriteLine($"{head}: mIoU {100 * m.MeanIoU:F2}  aAcc {100 * m.AAcc:F2}  mAcc {100 * m.MeanAcc:F2}  ({secs:F0}s training)");
-    results.Add((head, m, secs, model, trainer));
+    pretrained = Path.Combine(outDir, "backbone-pretrained.pt");
+    var psw = Stopwatch.StartNew();
+    pretrainAcc = BackbonePretraining.Run(pretrained, new ConvPyramidConfig(defaults.BackboneWidths), defaults.Mean, defaults.Std,
+        pretrainSteps, 64, seed: 0, Console.WriteLine);
+    pretrainSecs = psw.Elapsed.TotalSeconds;
+    Console.WriteLine($"Backbone pretrained on Fashion-MNIST item classification: {pretrainSteps} steps × 64, held-out accuracy {100 * pretrainAcc:F1}% ({pretrainSecs:F0}s)");
 }
+Console.WriteLine(pretrained != null ? $"Both heads start from {pretrained}." : "Both heads start from a random backbone.");
+
+var runs = new List<Run>();
+var keep = new Dictionary<SegmentationHeadKind, SsaSegmentationTransformer>();
+SsaSegmenter? lastSsa = null;
+foreach (int seed in seeds)
+    foreach (var head in heads)
+    {
+        var trainer = ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options
+        {
+            Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = seed, LearningRate = lr, HeadLearningRateMultiplier = headMult,
+            WarmupSteps = warmup, LogEveryNSteps = 25, PretrainedWeightsPath = pretrained,
+            Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
+            {
+                if (p.EpochCompleted) Console.WriteLine($"  [{head} seed {seed}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
+            }),
+        });
+        var sw = Stopwatch.StartNew();
+        var model = trainer.Fit(train);
+        double secs = sw.Elapsed.TotalSeconds;
+        var m = ml.Segmentation().Evaluate(model.Transform(test), "Mask", "PredictedLabel");
+        double? vm = val != null ? ml.Segmentation().Evaluate(model.Transform(val), "Mask", "PredictedLabel").MeanIoU : null;
+        Console.WriteLine($"{head} seed {seed}: mIoU {100 * m.MeanIoU:F2}  aAcc {100 * m.AAcc:F2}  mAcc {100 * m.MeanAcc:F2}" +
+            (vm != null ? $"  (validation mIoU {100 * vm:F2})" : "") + $"  ({secs:F0}s training)");
+        runs.Add(new Run(head, seed, m, vm, secs));
+        File.AppendAllText(Path.Combine(outDir, "runs.csv"), FormattableString.Invariant(
+            $"{head},{seed},{steps},{lr},{headMult},{warmup},{(pretrainAcc != null ? pretrainSteps.ToString() : pretrained != null ? "file" : "0")},{100 * m.MeanIoU:F2},{100 * m.AAcc:F2},{100 * m.MeanAcc:F2},{(vm is double v ? (100 * v).ToString("F2") : "")},{secs:F0}\n"));
+        if (head == SegmentationHeadKind.Ssa) lastSsa = trainer;
+        if (trainer.PretrainedTensorsLoaded is int nLoaded && seed == seeds[0]) Console.WriteLine($"  ({head}: {nLoaded} pretrained backbone tensors loaded)");
+        if (seed == seeds[0]) keep[head] = model; else model.Dispose();
+    }
 
 // Report.
+static (double Mean, double Sd) Stats(IEnumerable<double> xs)
+{
+    var a = xs.ToArray();
+    double mean = a.Average();
+    return (mean, a.Length > 1 ? Math.Sqrt(a.Sum(x => (x - mean) * (x - mean)) / (a.Length - 1)) : 0);
+}
+string Pm(IEnumerable<double> xs) { var (mu, sd) = Stats(xs); return seeds.Length > 1 ? $"{mu:F2} ± {sd:F2}" : $"{mu:F2}"; }
 var sb = new StringBuilder();
-sb.AppendLine($"| head | mIoU | aAcc | mAcc | train s |");
-sb.AppendLine("|---|---|---|---|---|");
-foreach (var r in results) sb.AppendLine($"| {r.Head} | {100 * r.M.MeanIoU:F2} | {100 * r.M.AAcc:F2} | {100 * r.M.MeanAcc:F2} | {r.Seconds:F0} |");
+sb.AppendLine($"{steps} steps per head (train {trainCount} × {epochs} epochs, batch {batch}), lr {lr:G3} with decode head ×{headMult:G3}, " +
+    $"{warmup} warm-up steps, linear decay; backbone: " + (pretrained != null ? (pretrainAcc != null
+        ? $"pretrained ({pretrainSteps} steps × 64 single-item scenes, held-out item accuracy {100 * pretrainAcc:F1}%, {pretrainSecs:F0}s)" : $"pretrained ({pretrained})") : "random init") +
+    $"; seeds {string.Join(", ", seeds)}; test {testCount} scenes (Fashion-MNIST test split).");
 sb.AppendLine();
-sb.AppendLine("| class | " + string.Join(" | ", results.Select(r => $"IoU {r.Head}")) + " |");
-sb.AppendLine("|---|" + string.Concat(results.Select(_ => "---|")));
+sb.AppendLine("| head | seed | mIoU | aAcc | mAcc |" + (val != null ? " val mIoU |" : "") + " train s |");
+sb.AppendLine("|---|---|---|---|---|" + (val != null ? "---|" : "") + "---|");
+foreach (var r in runs)
+    sb.AppendLine($"| {r.Head} | {r.Seed} | {100 * r.M.MeanIoU:F2} | {100 * r.M.AAcc:F2} | {100 * r.M.MeanAcc:F2} |" +
+        (val != null ? $" {100 * r.Val:F2} |" : "") + $" {r.Seconds:F0} |");
+sb.AppendLine();
+sb.AppendLine($"Over seeds (mean{(seeds.Length > 1 ? " ± sample s.d." : "")}):");
+sb.AppendLine();
+sb.AppendLine("| head | mIoU | aAcc | mAcc |" + (val != null ? " val mIoU |" : ""));
+sb.AppendLine("|---|---|---|---|" + (val != null ? "---|" : ""));
+foreach (var h in heads)
+{
+    var rs = runs.Where(r => r.Head == h).ToList();
+    sb.AppendLine($"| {h} | {Pm(rs.Select(r => 100 * r.M.MeanIoU))} | {Pm(rs.Select(r => 100 * r.M.AAcc))} | {Pm(rs.Select(r => 100 * r.M.MeanAcc))} |" +
+        (val != null ? $" {Pm(rs.Select(r => 100 * r.Val!.Value))} |" : ""));
+}
+if (heads.Contains(SegmentationHeadKind.Ssa) && heads.Contains(SegmentationHeadKind.Plain))
+{
+    var diffs = seeds.Select(s => 100 * (runs.Single(r => r.Seed == s && r.Head == SegmentationHeadKind.Ssa).M.MeanIoU
+                                        - runs.Single(r => r.Seed == s && r.Head == SegmentationHeadKind.Plain).M.MeanIoU)).ToArray();
+    sb.AppendLine();
+    sb.AppendLine($"SSA − plain mIoU per seed: {string.Join(", ", diffs.Select(d => d.ToString("+0.00;-0.00")))}; mean {Pm(diffs)}; SSA ahead in {diffs.Count(d => d > 0)} of {diffs.Length} seeds.");
+}
+sb.AppendLine();
+sb.AppendLine("| class | " + string.Join(" | ", heads.Select(h => $"IoU {h}")) + " |");
+sb.AppendLine("|---|" + string.Concat(heads.Select(_ => "---|")));
 for (int c = 0; c < FashionScenes.NumClasses; c++)
-    sb.AppendLine($"| {FashionScenes.ClassNames[c]} | " + string.Join(" | ", results.Select(r => $"{100 * r.M.IoU[c]:F2}")) + " |");
-var ssa = results.First(r => r.Head == SegmentationHeadKind.Ssa);
-sb.AppendLine();
-sb.AppendLine("SSA loss terms per epoch (mean):");
-foreach (var (e, terms) in ssa.Trainer.LossTermHistory.Select((t, i) => (i + 1, t)))
-    sb.AppendLine($"- epoch {e}: " + string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value:F3}")));
+    sb.AppendLine($"| {FashionScenes.ClassNames[c]} | " + string.Join(" | ", heads.Select(h => Pm(runs.Where(r => r.Head == h).Select(r => 100 * r.M.IoU[c])))) + " |");
+if (lastSsa != null)
+{
+    sb.AppendLine();
+    sb.AppendLine($"SSA loss terms per epoch (mean; seed {seeds[^1]}):");
+    foreach (var (e, terms) in lastSsa.LossTermHistory.Select((t, i) => (i + 1, t)))
+        sb.AppendLine($"- epoch {e}: " + string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value:F3}")));
+}
 Console.WriteLine();
 Console.WriteLine(sb.ToString());
 File.WriteAllText(Path.Combine(outDir, "results.md"), sb.ToString());
 
-// Overlays: image | ground truth | plain | SSA for the first test scenes.
+// Overlays: image | ground truth | one column per head (first seed's models) for the first test scenes.
 var palette = new float[FashionScenes.NumClasses, 3];
 for (int c = 1; c < FashionScenes.NumClasses; c++)
 {
@@ -87,19 +163,19 @@ float[] Overlay(float[] img, IReadOnlyList<int> cls)
     return o;
 }
 int shown = Math.Min(6, testCount);
-var maps = results.ToDictionary(r => r.Head, r => ReadMaps(r.Model.Transform(test), shown));
+var maps = keep.ToDictionary(kv => kv.Key, kv => ReadMaps(kv.Value.Transform(test), shown));
 var cells = new List<(float[], int, int, int, string)>();
 for (int i = 0; i < shown; i++)
 {
     var s = testScenes.Generate(i);
     cells.Add((s.Image, 3, 64, 64, $"scene {i}"));
     cells.Add((Overlay(s.Image, s.Classes.Select(c => (int)c).ToArray()), 3, 64, 64, "ground truth"));
-    foreach (var r in results) cells.Add((Overlay(s.Image, maps[r.Head][i]), 3, 64, 64, r.Head.ToString()));
+    foreach (var h in heads) cells.Add((Overlay(s.Image, maps[h][i]), 3, 64, 64, h.ToString()));
 }
 var png = Path.Combine(outDir, "overlays.png");
-PngChart.SaveImageGrid(png, cells, columns: 2 + results.Count, scale: 3, title: "Fashion-MNIST scenes: ground truth, plain head, SSA head");
-Console.WriteLine($"Wrote {png} and results.md to {outDir}");
-foreach (var r in results) r.Model.Dispose();
+PngChart.SaveImageGrid(png, cells, columns: 2 + heads.Length, scale: 3, title: $"Fashion-MNIST scenes: ground truth, {string.Join(", ", heads)} (seed {seeds[0]})");
+Console.WriteLine($"Wrote {png}, results.md and runs.csv to {outDir}");
+foreach (var m in keep.Values) m.Dispose();
 
 static List<int[]> ReadMaps(IDataView scored, int n)
 {
@@ -110,3 +186,5 @@ static List<int[]> ReadMaps(IDataView scored, int n)
     while (list.Count < n && cur.MoveNext()) { get(ref buf); list.Add(buf.DenseValues().Select(k => (int)k - 1).ToArray()); }
     return list;
 }
+
+internal sealed record Run(SegmentationHeadKind Head, int Seed, SegmentationMetrics M, double? Val, double Seconds);

@@ -1,14 +1,24 @@
-// Loads a saved ML.NET model in a fresh process, scores Fashion-MNIST test rows, and writes the Score column as
-// raw little-endian floats: the tests compare these bytes with the in-process scores (bit-identical round trip).
+// Loads a saved ML.NET model in a fresh process, scores test rows, and writes the Score column as raw little-endian
+// floats: the tests compare these bytes with the in-process scores. Data: Fashion-MNIST test images (default) or,
+// with "scenes", the first rows of the Fashion-MNIST test-split scenes (Seed 2, items from the first 500 test images),
+// the held-out scenes of the segmentation tests.
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions;
 using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Scenes;
 
-if (args.Length != 4) { Console.Error.WriteLine("usage: LoadProbe <model.zip> <rows> <scoreColumn> <out.bin>"); return 2; }
+if (args.Length is not (4 or 5) || (args.Length == 5 && args[4] is not ("fashion" or "scenes")))
+{
+    Console.Error.WriteLine("usage: LoadProbe <model.zip> <rows> <scoreColumn> <out.bin> [fashion|scenes]");
+    return 2;
+}
 var ml = new MLContext(seed: 1).RegisterMLNetExtensions();
 var model = ml.Model.Load(args[0], out _);
-var data = FashionMnist.Load(ml, FashionMnistSplit.Test, int.Parse(args[1]));
+int rows = int.Parse(args[1]);
+var data = args.Length == 5 && args[4] == "scenes"
+    ? FashionScenes.Load(ml, new FashionSceneOptions { Count = rows, Seed = 2, Split = FashionMnistSplit.Test, SourceRows = 500 })
+    : FashionMnist.Load(ml, FashionMnistSplit.Test, rows);
 var scored = model.Transform(data);
 using var fs = File.Create(args[3]);
 foreach (var v in scored.GetColumn<VBuffer<float>>(args[2]))

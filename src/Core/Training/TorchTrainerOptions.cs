@@ -42,6 +42,12 @@ public abstract class TorchTrainerOptions
     public double WeightDecay { get; set; } = 0.05;
     /// <summary>Clip the global gradient norm to this value (0 = off). Default 0.</summary>
     public double GradientClipNorm { get; set; }
+    /// <summary>
+    /// Per-parameter-group multipliers on the learning rate and weight decay (mmcv <c>paramwise_cfg.custom_keys</c>), by
+    /// parameter-name prefix; the first matching rule wins, unmatched parameters use 1 and 1. Biases and 1-D (norm)
+    /// parameters never decay. Null or empty = one learning rate for all (the default).
+    /// </summary>
+    public IReadOnlyList<ParameterGroupRule>? ParameterGroups { get; set; }
     /// <summary>Label smoothing of the cross-entropy loss. Default 0.1 (as the official recipes).</summary>
     public double LabelSmoothing { get; set; } = 0.1;
 
@@ -102,6 +108,7 @@ public abstract class TorchTrainerOptions
         if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, "MinLearningRate must be in [0, LearningRate].");
         if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0.");
         if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "WarmupSteps must be ≥ 0.");
+        ParameterGroupBuilder.Validate(ParameterGroups, nameof(ParameterGroups));
         if (LabelSmoothing < 0 || LabelSmoothing >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be ≥ 1 or null.");
         if (EarlyStoppingPatience != null && ValidationSet == null) throw new ArgumentException("EarlyStoppingPatience needs a ValidationSet.", nameof(EarlyStoppingPatience));

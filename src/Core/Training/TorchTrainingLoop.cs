@@ -28,6 +28,11 @@ public interface ITrainingTask
     bool CanForward => false;
     /// <summary>Forward only (no loss), used to re-estimate BatchNorm statistics.</summary>
     void Forward(HostBatch batch) => throw new NotSupportedException();
+    /// <summary>
+    /// The component's own per-parameter-group rules (e.g. a segmentation recipe's ×10 head learning rate); they apply
+    /// after <see cref="TorchTrainerOptions.ParameterGroups"/>, so the user's rules win where both match. Default none.
+    /// </summary>
+    IReadOnlyList<ParameterGroupRule>? ParameterGroups => null;
 }
 
 /// <summary>Result of a run.</summary>
@@ -35,7 +40,8 @@ public sealed record TrainingSummary(int EpochsRun, long Steps, double LastTrain
     bool StoppedEarly, bool Resumed, IReadOnlyList<TrainingProgress> History);
 
 /// <summary>
-/// The shared epoch/step loop: AdamW with decoupled weight decay (none on biases and norm parameters, as timm),
+/// The shared epoch/step loop: AdamW with decoupled weight decay (none on biases and norm parameters, as timm) and
+/// optional per-group learning-rate/weight-decay multipliers (<see cref="TorchTrainerOptions.ParameterGroups"/>),
 /// per-step LR schedule, one dispose scope per step, gradient clipping, validation, early stopping with best-weight
 /// restore, atomic checkpoints with resume, progress, MLContext logging and cancellation.
 /// </summary>
@@ -57,18 +63,9 @@ public sealed class TorchTrainingLoop
         var model = task.Model;
         var sw = Stopwatch.StartNew();
         var history = new List<TrainingProgress>();
-        var decay = new List<Parameter>();
-        var noDecay = new List<Parameter>();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (!p.requires_grad) continue;
-            (p.dim() <= 1 || name.EndsWith(".bias") ? noDecay : decay).Add(p);
-        }
-        using var opt = optim.AdamW(new[]
-        {
-            new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = _o.WeightDecay }),
-            new AdamW.ParamGroup(noDecay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = 0 }),
-        }, _o.LearningRate);
+        var (groups, lrMultipliers) = ParameterGroupBuilder.Build(model, _o.LearningRate, _o.WeightDecay,
+            (_o.ParameterGroups ?? Array.Empty<ParameterGroupRule>()).Concat(task.ParameterGroups ?? Array.Empty<ParameterGroupRule>()).ToList());
+        using var opt = optim.AdamW(groups, _o.LearningRate);
 
         long? stepsPerEpoch = task.RowCount is long rows ? (rows + _o.BatchSize - 1) / _o.BatchSize : null;
         int startEpoch = 1; long step = 0; double? best = null; int? bestEpoch = null; int sinceBest = 0;
@@ -100,7 +97,8 @@ public sealed class TorchTrainingLoop
                     CheckCanceled();
                     long total = (stepsPerEpoch ?? long.MaxValue / 4) * _o.MaxEpochs;
                     double lr = LearningRates.At(_o.Schedule, _o.LearningRate, _o.MinLearningRate, step, _o.WarmupSteps, total);
-                    foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+                    int gi = 0;
+                    foreach (var g in opt.ParamGroups) g.LearningRate = lr * lrMultipliers[gi++]; // multipliers ride the schedule
                     using (var scope = torch.NewDisposeScope())
                     {
                         opt.zero_grad();

@@ -67,6 +67,8 @@ internal sealed class SegmentationTrainingTask : ITrainingTask
 
     public nn.Module Model => _model;
     public long? RowCount { get; }
+    /// <summary>The official recipe's head rule: every <c>decode_head.</c> parameter at HeadLearningRateMultiplier × lr.</summary>
+    public IReadOnlyList<ParameterGroupRule> ParameterGroups => new[] { new ParameterGroupRule("decode_head.", _o.HeadLearningRateMultiplier) };
 
     /// <summary>Per epoch, the mean of every named loss term.</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, double>> TermHistory =>

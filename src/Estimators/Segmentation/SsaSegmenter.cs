@@ -37,6 +37,8 @@ public sealed partial class SsaSegmenter : IEstimator<SsaSegmentationTransformer
 
     /// <summary>The options.</summary>
     public Options TrainerOptions { get; }
+    /// <summary>Tensors taken from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> by the last <see cref="Fit"/> (null = none given).</summary>
+    public int? PretrainedTensorsLoaded { get; private set; }
     /// <summary>Summary of the last <see cref="Fit"/> (epochs, losses, validation mIoU history).</summary>
     public TrainingSummary? LastTrainingSummary { get; private set; }
     /// <summary>Per epoch of the last <see cref="Fit"/>: the mean of each named loss term (e.g. SSA's eight official terms).</summary>
@@ -88,7 +90,7 @@ public sealed partial class SsaSegmenter : IEstimator<SsaSegmentationTransformer
         var model = new SsaSegmentationNetwork(config, numClasses);
         try
         {
-            if (o.PretrainedWeightsPath != null) model.load_py(o.PretrainedWeightsPath, strict: false);
+            if (o.PretrainedWeightsPath != null) LoadPretrained(model, o.PretrainedWeightsPath);
             model.to(device);
             var task = new SegmentationTrainingTask(model, input, spec, o, device);
             LastTrainingSummary = new TorchTrainingLoop(_host, o, seed).Run(task);
@@ -104,6 +106,19 @@ public sealed partial class SsaSegmenter : IEstimator<SsaSegmentationTransformer
             model.Dispose(); // never hand out a half-trained model
             throw;
         }
+    }
+
+    /// <summary>Loads the tensors of a PyTorch state-dict file whose names match (e.g. only <c>backbone.*</c>); throws when none match.</summary>
+    private void LoadPretrained(SsaSegmentationNetwork model, string path)
+    {
+        var loaded = new Dictionary<string, bool>();
+        model.load_py(path, strict: false, loadedParameters: loaded);
+        int n = loaded.Count(kv => kv.Value);
+        if (n == 0)
+            throw new ArgumentException($"PretrainedWeightsPath '{path}' holds no tensor named like this network's (backbone.*, decode_head.*).", nameof(Options.PretrainedWeightsPath));
+        PretrainedTensorsLoaded = n;
+        using var ch = _host.Start("Pretrained");
+        ch.Info(MessageSensitivity.None, $"Loaded {n} of {model.state_dict().Count} tensors from '{path}'.");
     }
 
     /// <summary>Checks the image and label-map columns of a schema; returns the image geometry and the class count.</summary>

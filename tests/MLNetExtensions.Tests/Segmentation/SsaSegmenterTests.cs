@@ -31,7 +31,9 @@ public sealed class TrainedSegmenterFixture : IDisposable
         Test = FashionScenes.Load(Ml, new FashionSceneOptions { Count = 48, Seed = 2, Split = MLNetExtensions.Core.Data.FashionMnistSplit.Test, SourceRows = 500 });
         Trainer = Ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options
         {
-            MaxEpochs = 4, BatchSize = 16, Seed = 3, LearningRate = 3e-3,
+            // One learning rate for the whole network (HeadLearningRateMultiplier 1): the settings this quick fixture was
+            // sized for; the recipe's ×10 head rule is checked in Core/ParameterGroupTests and used by PlainHeadTrains….
+            MaxEpochs = 4, BatchSize = 16, Seed = 3, LearningRate = 3e-3, HeadLearningRateMultiplier = 1,
         });
         var sw = Stopwatch.StartNew();
         Model = Trainer.Fit(Train);
@@ -136,6 +138,55 @@ public class SsaSegmenterTests : IClassFixture<TrainedSegmenterFixture>
     }
 
     [Fact]
+    public void FreshProcessLoadScoresLikeTheTrainingProcess()
+    {
+        var dir = Directory.CreateTempSubdirectory("ssa-probe");
+        try
+        {
+            var zip = Path.Combine(dir.FullName, "seg.zip");
+            _f.Ml.Model.Save(_f.Model, _f.Test.Schema, zip);
+            // The probe scores the first held-out scene (same generator options as the fixture's test scenes).
+            var one = FashionScenes.Load(_f.Ml, new FashionSceneOptions { Count = 1, Seed = 2, Split = MLNetExtensions.Core.Data.FashionMnistSplit.Test, SourceRows = 500 });
+            var expected = Read(_f.Model.Transform(one), 1);
+            var outFile = Path.Combine(dir.FullName, "scores.bin");
+            var psi = new ProcessStartInfo("dotnet", $"\"{ProbePath()}\" \"{zip}\" 1 Score \"{outFile}\" scenes") { RedirectStandardError = true, RedirectStandardOutput = true };
+            using var p = Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            p.StandardOutput.ReadToEnd();
+            Assert.True(p.WaitForExit(120_000), "probe timed out");
+            Assert.True(p.ExitCode == 0, $"probe failed: {err.Result}");
+            var bytes = File.ReadAllBytes(outFile);
+            Assert.Equal(11 * 64 * 64 * 4, bytes.Length);
+            var probe = Enumerable.Range(0, bytes.Length / 4).Select(i => BitConverter.ToSingle(bytes, 4 * i)).ToArray();
+            // The probe runs with the default intra-op thread count (this process uses 1), so sums may differ in the last bits.
+            double maxDiff = probe.Zip(expected.Scores[0]).Max(q => Math.Abs(q.First - q.Second));
+            Assert.True(maxDiff <= 1e-5, $"fresh-process scores differ by up to {maxDiff:E2}");
+            // The probe's argmax is the in-process key map (key = class + 1), up to near-tie pixels.
+            int plane = 64 * 64, flips = 0;
+            for (int j = 0; j < plane; j++)
+            {
+                int best = 0;
+                for (int c = 1; c < 11; c++) if (probe[c * plane + j] > probe[best * plane + j]) best = c;
+                if (best + 1 != expected.Maps[0][j]) flips++;
+            }
+            Assert.True(flips <= 4, $"{flips} of {plane} pixels change class in the fresh process");
+            Assert.True(expected.Maps[0].Distinct().Count() > 1, "the model should predict more than one class on the scene");
+        }
+        finally { dir.Delete(true); }
+    }
+
+    private static string ProbePath()
+    {
+        var cfg = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name; // bin/<cfg>/net10.0
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "tests", "MLNetExtensions.LoadProbe", "bin", cfg, "net10.0", "MLNetExtensions.LoadProbe.dll");
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException("LoadProbe was not built next to the tests.");
+    }
+
+    [Fact]
     public void EvaluatorMatchesAHandCount()
     {
         var ml = new MLContext();
@@ -199,6 +250,8 @@ public class SsaSegmenterTests : IClassFixture<TrainedSegmenterFixture>
         cts.Cancel();
         var cancelled = ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options { MaxEpochs = 1, CancellationToken = cts.Token });
         Assert.ThrowsAny<OperationCanceledException>(() => cancelled.Fit(data));
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => new SsaSegmenter.Options { HeadLearningRateMultiplier = 0 }.Validate());
+        Assert.Equal(nameof(SsaSegmenter.Options.HeadLearningRateMultiplier), bad.ParamName);
     }
 
     private static (float[][] Scores, uint[][] Maps) Read(IDataView scored, int n)
