@@ -1,15 +1,19 @@
 // Trains SqueezeTime (tiny) on moving Fashion-MNIST direction clips (4 classes; single frames carry no class information)
 // and a single-frame SimpleConvNet baseline on the middle frame; prints both test accuracies and writes a PNG of test
-// clips with predictions. Usage: dotnet run --project examples/SqueezeTime.Motion -c Release [-- --train N --test N --epochs N --threads N --out DIR]
+// clips with predictions. Usage: dotnet run --project examples/SqueezeTime.Motion -c Release [-- --train N --test N --epochs N --threads N --out DIR --from-mp4]
+// --from-mp4: writes every clip as an H.264 mp4 under DIR/clips and trains from a text column of paths through
+// mlContext.Transforms.LoadVideoFrames (ffmpeg decoding) + AppendCacheCheckpoint + the SqueezeTime trainer.
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Transforms.Baselines;
 using MLNetExtensions.Transforms.SqueezeTime;
+using MLNetExtensions.Transforms.Video;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,6 +21,7 @@ int Arg(string name, int def) { int i = Array.IndexOf(args, name); return i >= 0
 string outDir = Array.IndexOf(args, "--out") is int oi and >= 0 && oi + 1 < args.Length ? args[oi + 1] : "squeezetime-motion-out";
 int nTrain = Arg("--train", 1500), nTest = Arg("--test", 400), epochs = Arg("--epochs", 4);
 if (Arg("--threads", 0) is int th and > 0) torch.set_num_threads(th);
+bool fromMp4 = args.Contains("--from-mp4");
 
 var ml = new MLContext(seed: 0);
 var train = new MovingFashionMnist(new MovingFashionMnistOptions(nTrain, Seed: 1));
@@ -24,18 +29,39 @@ var test = new MovingFashionMnist(new MovingFashionMnistOptions(nTest, Seed: 2, 
 var o = train.Options;
 Console.WriteLine($"clips: train {nTrain}, test {nTest}; T={o.Frames}, {o.Width}×{o.Height}, classes {string.Join("/", MovingFashionMnist.ClassNames)}; torch threads {torch.get_num_threads()}");
 
-// 1. SqueezeTime through the ML.NET trainer.
+// 1. SqueezeTime through the ML.NET trainer: from the generator's in-memory clips, or (--from-mp4) from mp4 files.
 var sw = Stopwatch.StartNew();
-using var model = ml.MulticlassClassification.Trainers.SqueezeTime(new SqueezeTimeVideoClassifier.Options
+var options = new SqueezeTimeVideoClassifier.Options
 {
     Config = SqueezeTimeConfig.Tiny(frames: o.Frames) with { DropoutRatio = 0 },
     MaxEpochs = epochs, BatchSize = 32, LearningRate = 3e-3, LabelSmoothing = 0, WeightDecay = 0.01, Seed = 7,
     BatchNormRecalibrationBatches = 8, LogEveryNSteps = 1000,
-}).Fit(train);
-var scored = model.Transform(test);
+};
+TorchImageClassificationTransformer model;
+IDataView scored;
+ITransformer? videoModel = null;
+if (!fromMp4)
+{
+    model = ml.MulticlassClassification.Trainers.SqueezeTime(options).Fit(train);
+    scored = model.Transform(test);
+}
+else
+{
+    var clipDir = Path.Combine(outDir, "clips");
+    var trainFiles = ml.Data.LoadFromEnumerable(ClipFiles.Write(train, Path.Combine(clipDir, "train")));
+    var testFiles = ml.Data.LoadFromEnumerable(ClipFiles.Write(test, Path.Combine(clipDir, "test")));
+    Console.WriteLine($"wrote {nTrain + nTest} mp4 clips under {clipDir} ({sw.Elapsed:mm\\:ss})");
+    var pipeline = ml.Transforms.LoadVideoFrames("Video", "Path", o.Frames, o.Height, o.Width, videoFolder: clipDir)
+        .AppendCacheCheckpoint(ml) // decode once, not once per epoch
+        .Append(ml.MulticlassClassification.Trainers.SqueezeTime(options));
+    var chain = pipeline.Fit(trainFiles);
+    videoModel = chain;
+    model = chain.LastTransformer;
+    scored = chain.Transform(testFiles);
+}
 var acc = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
 int stParams = (int)model.Network.parameters().Sum(p => p.numel());
-Console.WriteLine($"SqueezeTime tiny ({stParams:N0} params): test accuracy {acc:P1} (training {sw.Elapsed:mm\\:ss})");
+Console.WriteLine($"SqueezeTime tiny ({stParams:N0} params){(fromMp4 ? " from mp4 files via LoadVideoFrames" : "")}: test accuracy {acc:P1} (training {sw.Elapsed:mm\\:ss})");
 
 // 2. Single-frame baseline: SimpleConvNet on the middle frame (no temporal information at all).
 sw.Restart();
@@ -89,3 +115,32 @@ Directory.CreateDirectory(outDir);
 var png = Path.Combine(outDir, "squeezetime-motion-samples.png");
 PngChart.SaveImageGrid(png, cells, o.Frames, 3, $"SqueezeTime tiny {acc:P0} vs single frame {baseAcc:P0} (true→predicted)");
 Console.WriteLine($"wrote {png}");
+(videoModel as IDisposable)?.Dispose();
+if (videoModel is null) model.Dispose();
+
+/// <summary>Writes a generator's clips as mp4 files and returns the rows of a path IDataView.</summary>
+static class ClipFiles
+{
+    public sealed class Row
+    {
+        public string Path { get; set; } = "";
+        [KeyType(4)] public uint Label { get; set; } // key fields of a class are 0-based
+    }
+
+    public static Row[] Write(MovingFashionMnist clips, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var writer = new VideoClipWriter(frameRate: 8);
+        var o = clips.Options;
+        var rows = new Row[o.Count];
+        Parallel.For(0, o.Count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            var (clip, label) = clips.GetClip(i);
+            var name = $"{System.IO.Path.GetFileName(dir)}/{i:D5}.mp4";
+            var path = System.IO.Path.Combine(dir, $"{i:D5}.mp4");
+            if (!File.Exists(path)) writer.Write(path, clip, o.Frames, o.Height, o.Width);
+            rows[i] = new Row { Path = name, Label = (uint)label };
+        });
+        return rows;
+    }
+}
