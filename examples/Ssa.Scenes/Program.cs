@@ -36,14 +36,17 @@ torch.set_num_threads(threads);
 var outDir = Directory.CreateDirectory(Str("--out") ?? "ssa-scenes-out").FullName;
 
 var ml = new MLContext(seed: 0).RegisterMLNetExtensions();
-var train = FashionScenes.Load(ml, new FashionSceneOptions { Count = trainCount, Seed = 1 });
+// With the full Fashion-MNIST, training items come from train rows [0, 50000) and validation items from rows 50000+,
+// so validation (used to choose settings) sees unseen items like the test set does.
+bool heldOut = FashionMnist.FullDataAvailable;
+var train = FashionScenes.Load(ml, new FashionSceneOptions { Count = trainCount, Seed = 1, SourceRows = heldOut ? 50_000 : null });
 var testScenes = FashionScenes.Create(ml, new FashionSceneOptions { Count = testCount, Seed = 2, Split = FashionMnistSplit.Test });
 var test = testScenes.AsDataView();
-// Validation scenes: items from the train split, a different scene seed; for choosing settings without the test set.
-var val = valCount > 0 ? FashionScenes.Load(ml, new FashionSceneOptions { Count = valCount, Seed = 3 }) : null;
+// Validation scenes: for choosing settings without the test set; a different scene seed.
+var val = valCount > 0 ? FashionScenes.Load(ml, new FashionSceneOptions { Count = valCount, Seed = 3, SkipSourceRows = heldOut ? 50_000 : 0 }) : null;
 long steps = (trainCount + batch - 1) / batch * (long)epochs;
 Console.WriteLine($"Fashion-MNIST scenes 64×64, 2–4 items, 11 classes; train {trainCount} (train split), test {testCount} (test split)" +
-    (val != null ? $", validation {valCount} (train split)" : "") + $"; {epochs} epochs × batch {batch} = {steps} steps per head; " +
+    (val != null ? $", validation {valCount} (train split{(heldOut ? " rows 50000+, unseen in training" : ", items seen in training")})" : "") + $"; {epochs} epochs × batch {batch} = {steps} steps per head; " +
     $"AdamW lr {lr:G3}, decode head ×{headMult:G3}, {warmup} warm-up steps, linear decay; seeds {string.Join(",", seeds)}; " +
     $"torch threads {threads}, full Fashion-MNIST: {FashionMnist.FullDataAvailable}");
 

@@ -123,6 +123,32 @@ public class FashionScenesTests
     }
 
     [Fact]
+    public void SkipSourceRowsTakesItemsOnlyFromTheRowsAfterTheSkip()
+    {
+        // Same options except the skip: the unskipped generator holds rows 0..59, the skipped one rows 40..59, so every
+        // item the skipped generator places must be one of those 20 source images (compared by pixels).
+        var o = new FashionSceneOptions { Count = 30, Seed = 9, MinItems = 1, MaxItems = 1, MinItemSize = 28, MaxItemSize = 28, FlipProbability = 0, Noise = 0, MaxOutside = 0 };
+        var skipped = FashionScenes.Create(Ml, o with { SourceRows = 20, SkipSourceRows = 40 });
+        var src = FashionMnist.Load(Ml, FashionMnistSplit.Train, 60);
+        var pixels = new List<float[]>();
+        using (var cur = src.GetRowCursor(src.Schema))
+        {
+            var get = cur.GetGetter<VBuffer<float>>(src.Schema["Pixels"]);
+            VBuffer<float> buf = default;
+            while (cur.MoveNext()) { get(ref buf); pixels.Add(buf.DenseValues().ToArray()); }
+        }
+        for (int s = 0; s < 30; s++)
+        {
+            var it = Assert.Single(skipped.Generate(s).Items);
+            Assert.InRange(it.SourceIndex, 0, 19);
+            var mask = Enumerable.Range(0, 28 * 28).Select(p => skipped.Intensity(it, it.Top + p / 28, it.Left + p % 28)).ToArray();
+            for (int p = 0; p < mask.Length; p++) Assert.Equal(pixels[40 + it.SourceIndex][p], mask[p], 5);
+        }
+        Assert.Contains("SkipSourceRows", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { SkipSourceRows = -1 }).Validate()).Message);
+        Assert.Contains("SkipSourceRows", Assert.Throws<ArgumentException>(() => FashionScenes.Create(Ml, o with { SourceRows = 5, SkipSourceRows = 1_000_000 })).Message);
+    }
+
+    [Fact]
     public void BadOptionsNameTheSetting()
     {
         Assert.Contains("MaxItems", Assert.Throws<ArgumentOutOfRangeException>(() => new FashionSceneOptions { MinItems = 3, MaxItems = 2 }.Validate()).Message);

@@ -37,6 +37,10 @@ public sealed record FashionSceneOptions
     public FashionMnistSplit Split { get; init; } = FashionMnistSplit.Train;
     /// <summary>Use only the first N source images of the split (null = all). Default null.</summary>
     public int? SourceRows { get; init; }
+    /// <summary>Skip the first N source images of the split before taking items (with <see cref="SourceRows"/>, the
+    /// rows taken are N … N+SourceRows−1). Lets a validation set draw items that training scenes never see, e.g.
+    /// training on rows [0, 50000) and validating on rows from 50000. Default 0.</summary>
+    public int SkipSourceRows { get; init; }
     /// <summary>Folder with the Fashion-MNIST IDX files (null = <see cref="FashionMnist"/>'s lookup). Default null.</summary>
     public string? FashionMnistDirectory { get; init; }
 
@@ -52,12 +56,13 @@ public sealed record FashionSceneOptions
         if (!(Threshold >= 0 && Threshold < 1)) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "Threshold must be in [0, 1).");
         if (FlipProbability < 0 || FlipProbability > 1) throw new ArgumentOutOfRangeException(nameof(FlipProbability), FlipProbability, "FlipProbability must be in [0, 1].");
         if (!(Noise >= 0)) throw new ArgumentOutOfRangeException(nameof(Noise), Noise, "Noise must be ≥ 0.");
+        if (SkipSourceRows < 0) throw new ArgumentOutOfRangeException(nameof(SkipSourceRows), SkipSourceRows, "SkipSourceRows must be ≥ 0.");
         if (SourceRows is < 1) throw new ArgumentOutOfRangeException(nameof(SourceRows), SourceRows, "SourceRows must be ≥ 1 or null.");
     }
 }
 
 /// <summary>One placed item of a scene (painted far to near).</summary>
-/// <param name="SourceIndex">Row of the Fashion-MNIST split.</param>
+/// <param name="SourceIndex">Row among the source images taken (the split's row minus <see cref="FashionSceneOptions.SkipSourceRows"/>).</param>
 /// <param name="FashionLabel">Fashion-MNIST class 0–9 (scene class = label + 1).</param>
 /// <param name="Top">Row of the item's top-left corner (may be negative).</param>
 /// <param name="Left">Column of the item's top-left corner (may be negative).</param>

@@ -55,9 +55,10 @@ public sealed class FashionScenes
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var source = FashionMnist.Load(mlContext, options.Split, options.SourceRows, options.FashionMnistDirectory);
+        var source = FashionMnist.Load(mlContext, options.Split, options.SourceRows + options.SkipSourceRows, options.FashionMnistDirectory);
         var pixels = new List<float>();
         var labels = new List<byte>();
+        long row = 0;
         using (var cursor = source.GetRowCursor(new[] { source.Schema["Pixels"], source.Schema[ColumnNames.Label] }))
         {
             var px = cursor.GetGetter<VBuffer<float>>(source.Schema["Pixels"]);
@@ -65,11 +66,15 @@ public sealed class FashionScenes
             VBuffer<float> buf = default; uint key = 0;
             while (cursor.MoveNext())
             {
+                if (row++ < options.SkipSourceRows) continue;
                 px(ref buf); lab(ref key);
                 pixels.AddRange(buf.DenseValues());
                 labels.Add((byte)(key - 1));
             }
         }
+        if (labels.Count == 0 && options.Count > 0)
+            throw new ArgumentException($"{nameof(FashionSceneOptions.SkipSourceRows)} = {options.SkipSourceRows} leaves no item: the Fashion-MNIST " +
+                $"{options.Split} split here has {row} rows{(FashionMnist.FullDataAvailable ? "" : " (embedded subset; install dataset-fashion-mnist for the full set)")}.", nameof(options));
         return new FashionScenes(options, pixels.ToArray(), labels.ToArray());
     }
 
