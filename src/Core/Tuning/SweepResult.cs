@@ -89,7 +89,9 @@ public sealed class SweepResult
             LogX = p.IsLogScale,
         };
         var others = Parameters.Where(q => q.Name != parameterName).Select(q => q.Name).ToArray();
-        var groups = points.GroupBy(s => string.Join(", ", others.Select(o => $"{o}={SweepValues.Display(s.Parameters[o])}"))).ToArray();
+        // One group per combination of the other parameters, ordered by their values (numbers numerically).
+        var groups = points.GroupBy(s => string.Join(", ", others.Select(o => $"{o}={SweepValues.Display(s.Parameters[o])}")))
+            .OrderBy(g => g.First().Parameters, Comparer<ParameterSet>.Create((a, b) => CompareOn(others, a, b))).ToArray();
         bool lines = groups.Length <= 10 && groups.Any(g => g.Count() > 1);
         foreach (var g in lines ? groups : new[] { points.GroupBy(_ => MetricName).FirstOrDefault() })
         {
@@ -100,6 +102,17 @@ public sealed class SweepResult
                 ordered.Select(s => double.IsFinite(s.StdDev) ? s.StdDev : 0), line: lines);
         }
         chart.Save(path, width, height);
+    }
+
+    private static int CompareOn(string[] names, ParameterSet a, ParameterSet b)
+    {
+        foreach (var n in names)
+        {
+            double x = SweepValues.ToDouble(a[n]), y = SweepValues.ToDouble(b[n]);
+            int c = !double.IsNaN(x) && !double.IsNaN(y) ? x.CompareTo(y) : string.CompareOrdinal(SweepValues.Format(a[n]), SweepValues.Format(b[n]));
+            if (c != 0) return c;
+        }
+        return 0;
     }
 
     private static string Num(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
