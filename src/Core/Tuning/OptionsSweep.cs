@@ -35,8 +35,13 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
         Tuner = tuner ?? throw new ArgumentNullException(nameof(tuner));
         _evaluate = evaluate ?? throw new ArgumentNullException(nameof(evaluate));
         _host = host;
-        if (IsTorchOptions && space.Parameters.Any(p => p.Name == nameof(TorchTrainerOptions.Seed)))
-            throw new ArgumentException("The search space sweeps 'Seed', which the sweep sets itself (BaseSeed + repeat); use SeedsPerTrial instead.", nameof(space));
+        CheckSeedNotSwept();
+    }
+
+    private void CheckSeedNotSwept()
+    {
+        if (IsTorchOptions && Space.Parameters.Any(p => p.Name == nameof(TorchTrainerOptions.Seed)))
+            throw new ArgumentException("The search space sweeps 'Seed', which the sweep sets itself (BaseSeed + repeat); use SeedsPerTrial instead.", "space");
     }
 
     /// <summary>The swept properties.</summary>
@@ -73,6 +78,7 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
     /// </summary>
     public SweepResult Run(CancellationToken cancellationToken = default)
     {
+        CheckSeedNotSwept(); // the space may have grown since construction
         if (SeedsPerTrial < 1) throw new ArgumentOutOfRangeException(nameof(SeedsPerTrial), SeedsPerTrial, "SeedsPerTrial must be at least 1.");
         if (string.IsNullOrWhiteSpace(MetricName) || MetricName.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 || MetricName != MetricName.Trim())
             throw new ArgumentException($"MetricName '{MetricName}' must be a non-empty name without commas, quotes, newlines or outer spaces.", nameof(MetricName));
