@@ -10,7 +10,7 @@ namespace MLNetExtensions.Core.Plotting;
 /// </summary>
 public sealed class PngChart
 {
-    private readonly List<(string Label, double[] X, double[] Y, bool Line)> _series = new();
+    private readonly List<(string Label, double[] X, double[] Y, bool Line, double[]? Err)> _series = new();
     private static readonly SKColor[] Palette =
     {
         new(31, 119, 180), new(255, 127, 14), new(44, 160, 44), new(214, 39, 40), new(148, 103, 189),
@@ -24,8 +24,18 @@ public sealed class PngChart
     public bool LogX { get; set; }
     public bool LogY { get; set; }
 
-    public PngChart AddLine(string label, IEnumerable<double> x, IEnumerable<double> y) { _series.Add((label, x.ToArray(), y.ToArray(), true)); return this; }
-    public PngChart AddScatter(string label, IEnumerable<double> x, IEnumerable<double> y) { _series.Add((label, x.ToArray(), y.ToArray(), false)); return this; }
+    public PngChart AddLine(string label, IEnumerable<double> x, IEnumerable<double> y) { _series.Add((label, x.ToArray(), y.ToArray(), true, null)); return this; }
+    public PngChart AddScatter(string label, IEnumerable<double> x, IEnumerable<double> y) { _series.Add((label, x.ToArray(), y.ToArray(), false, null)); return this; }
+
+    /// <summary>Points with vertical error bars y ± <paramref name="yError"/> (e.g. mean ± s.d.), joined by a line or not.</summary>
+    public PngChart AddErrorBars(string label, IEnumerable<double> x, IEnumerable<double> y, IEnumerable<double> yError, bool line = true)
+    {
+        var (xs, ys, es) = (x.ToArray(), y.ToArray(), yError.ToArray());
+        if (xs.Length != ys.Length || es.Length != ys.Length)
+            throw new ArgumentException($"Series '{label}': x, y and yError need the same length ({xs.Length}, {ys.Length}, {es.Length}).", nameof(yError));
+        _series.Add((label, xs, ys, line, es));
+        return this;
+    }
 
     internal static SKTypeface Font()
     {
@@ -48,7 +58,9 @@ public sealed class PngChart
         float left = 70, right = width - 20, top = 40, bottom = height - 55;
 
         var xs = _series.SelectMany(s => s.X).Select(v => LogX ? Math.Log10(v) : v).Where(double.IsFinite).ToArray();
-        var ys = _series.SelectMany(s => s.Y).Select(v => LogY ? Math.Log10(v) : v).Where(double.IsFinite).ToArray();
+        // The y-range covers the error bars too.
+        var ys = _series.SelectMany(s => s.Err == null ? s.Y : s.Y.Concat(s.Y.Select((v, i) => v + s.Err[i])).Concat(s.Y.Select((v, i) => v - s.Err[i])))
+            .Select(v => LogY ? Math.Log10(v) : v).Where(double.IsFinite).ToArray();
         double x0 = xs.Length > 0 ? xs.Min() : 0, x1 = xs.Length > 0 ? xs.Max() : 1, y0 = ys.Length > 0 ? ys.Min() : 0, y1 = ys.Length > 0 ? ys.Max() : 1;
         if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
         if (y1 - y0 < 1e-12) { y0 -= 0.5; y1 += 0.5; }
@@ -76,7 +88,7 @@ public sealed class PngChart
 
         for (int s = 0; s < _series.Count; s++)
         {
-            var (label, x, y, line) = _series[s];
+            var (label, x, y, line, err) = _series[s];
             using var p = new SKPaint { Color = Palette[s % Palette.Length], StrokeWidth = 2, IsAntialias = true, Style = line ? SKPaintStyle.Stroke : SKPaintStyle.Fill };
             if (line && x.Length > 1)
             {
@@ -86,6 +98,15 @@ public sealed class PngChart
                 c.DrawPath(poly, p);
             }
             using var dot = new SKPaint { Color = p.Color, IsAntialias = true, Style = SKPaintStyle.Fill };
+            if (err != null)
+                for (int i = 0; i < x.Length; i++)
+                {
+                    if (!(err[i] > 0) || !double.IsFinite(err[i])) continue;
+                    float ex = PX(x[i]), hi = PY(y[i] + err[i]), lo = LogY && y[i] - err[i] <= 0 ? bottom : PY(y[i] - err[i]);
+                    c.DrawLine(ex, lo, ex, hi, p);
+                    c.DrawLine(ex - 4, lo, ex + 4, lo, p);
+                    c.DrawLine(ex - 4, hi, ex + 4, hi, p);
+                }
             for (int i = 0; i < x.Length; i++) c.DrawCircle(PX(x[i]), PY(y[i]), line ? 3 : 4, dot);
             // legend
             float ly = top + 10 + 18 * s;

@@ -26,19 +26,23 @@ public abstract class TorchTrainerOptions
     /// <summary>Output predicted key column. Default <c>PredictedLabel</c>.</summary>
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
-    /// <summary>Rows per optimisation step. Default 64.</summary>
+    /// <summary>Rows per optimisation step. Default 64. Sweep default: 16, 32, 64, 128 (<see cref="Tuning.SweepChoiceAttribute"/>).</summary>
+    [Tuning.SweepChoice(16, 32, 64, 128, LogScale = true)]
     public int BatchSize { get; set; } = 64;
     /// <summary>Maximum passes over the training data. Default 3.</summary>
     public int MaxEpochs { get; set; } = 3;
-    /// <summary>Peak learning rate of AdamW. Default 2e-3.</summary>
+    /// <summary>Peak learning rate of AdamW. Default 2e-3. Sweep default: log range [1e-5, 1e-2] (fine-tuning to training from scratch).</summary>
+    [Tuning.SweepRange(1e-5, 1e-2, LogBase = true)]
     public double LearningRate { get; set; } = 2e-3;
     /// <summary>Final learning rate of the decaying schedules. Default 1e-5.</summary>
     public double MinLearningRate { get; set; } = 1e-5;
     /// <summary>Schedule after warm-up. Default <see cref="LearningRateSchedule.Cosine"/>.</summary>
     public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
-    /// <summary>Linear warm-up length in steps (0 = none). Default 0.</summary>
+    /// <summary>Linear warm-up length in steps (0 = none). Default 0. Sweep default: 0, 50, 200, 1000 steps.</summary>
+    [Tuning.SweepChoice(0, 50, 200, 1000)]
     public int WarmupSteps { get; set; }
-    /// <summary>AdamW decoupled weight decay. Default 0.05 (timm/DeiT recipes).</summary>
+    /// <summary>AdamW decoupled weight decay. Default 0.05 (timm/DeiT recipes). Sweep default: log range [3e-3, 0.3].</summary>
+    [Tuning.SweepRange(3e-3, 0.3, LogBase = true)]
     public double WeightDecay { get; set; } = 0.05;
     /// <summary>Clip the global gradient norm to this value (0 = off). Default 0.</summary>
     public double GradientClipNorm { get; set; }
