@@ -3,8 +3,8 @@
 // Both heads share everything else: data, backbone (optionally pretrained once on Fashion-MNIST item classification,
 // the stand-in for the paper's ImageNet pretraining), decoder, optimiser, schedule and the recipe's ×10 head lr.
 // Usage: dotnet run -c Release -- [--quick] [--train N] [--test N] [--val N] [--epochs E] [--batch B] [--seeds 1,2,3]
-//        [--lr X] [--head-lr-mult X] [--warmup S] [--pretrain-steps S | --pretrained FILE] [--heads plain,ssa]
-//        [--threads T] [--out DIR]
+//        [--lr X | --sweep-lr X1,X2,… --val N [--sweep-seeds K]] [--head-lr-mult X] [--channels C] [--warmup S]
+//        [--pretrain-steps S | --pretrained FILE] [--heads plain,ssa] [--threads T] [--out DIR]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -14,6 +14,7 @@ using MLNetExtensions;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Data.Scenes;
 using MLNetExtensions.Core.Plotting;
+using MLNetExtensions.Core.Tuning;
 using MLNetExtensions.Estimators.Segmentation;
 using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Examples.SsaScenes;
@@ -28,7 +29,8 @@ double Real(string name, double dflt) => Str(name) is string s ? double.Parse(s,
 int trainCount = Arg("--train", quick ? 480 : 1200), testCount = Arg("--test", 200), valCount = Arg("--val", 0);
 int epochs = Arg("--epochs", quick ? 5 : 8), batch = Arg("--batch", 16);
 int[] seeds = (Str("--seeds") ?? (quick ? "1" : "1,2,3")).Split(',').Select(int.Parse).ToArray();
-double lr = Real("--lr", 5e-4), headMult = Real("--head-lr-mult", 10);
+double lr = Real("--lr", new SsaSegmenter.Options().LearningRate), headMult = Real("--head-lr-mult", 10);
+int channels = Arg("--channels", 64);
 int warmup = Arg("--warmup", 50), pretrainSteps = Arg("--pretrain-steps", quick ? 200 : 800);
 var heads = (Str("--heads") ?? "plain,ssa").Split(',').Select(h => Enum.Parse<SegmentationHeadKind>(h, ignoreCase: true)).ToArray();
 int threads = Arg("--threads", 1); // the shared 2-core box: one intra-op thread avoids oversubscription
@@ -64,21 +66,56 @@ if (pretrained == null && pretrainSteps > 0)
 }
 Console.WriteLine(pretrained != null ? $"Both heads start from {pretrained}." : "Both heads start from a random backbone.");
 
+// One factory for every run, so sweep trials and the final runs differ only in head, seed and learning rate.
+SsaSegmenter.Options NewOptions(SegmentationHeadKind head, int seed, double learningRate) => new()
+{
+    Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = seed, LearningRate = learningRate, HeadLearningRateMultiplier = headMult,
+    DecoderChannels = channels, WarmupSteps = warmup, LogEveryNSteps = 25, PretrainedWeightsPath = pretrained,
+    Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
+    {
+        if (p.EpochCompleted) Console.WriteLine($"  [{head} seed {seed}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
+    }),
+};
+
+// --sweep-lr: each head's learning rate is chosen on the validation scenes (held-out items) by the Core tuner (grid over
+// head × lr, mean validation mIoU over --sweep-seeds seeds), then each head trains at its own best lr below.
+var lrByHead = heads.ToDictionary(h => h, _ => lr);
+string sweepNote = "";
+if (Str("--sweep-lr") is string sweepGrid)
+{
+    if (val is null) throw new ArgumentException("--sweep-lr chooses learning rates on validation scenes: add --val N (e.g. --val 200).");
+    var grid = sweepGrid.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+    var sweeps = ml.Sweeps();
+    var space = sweeps.SearchSpace<SsaSegmenter.Options>().Choice(o => o.Head, heads).Values(o => o.LearningRate, grid, logBase: true);
+    var sweep = sweeps.Create(() => NewOptions(heads[0], seeds[0], lr), space, sweeps.GridSearch(), (o, trial, ct) =>
+    {
+        using var model = ml.Segmentation().Trainers.Ssa(o).Fit(train);
+        double v = 100 * ml.Segmentation().Evaluate(model.Transform(val), "Mask", "PredictedLabel").MeanIoU;
+        Console.WriteLine($"sweep {trial.TrialIndex + 1}/{trial.TotalTrials}: {o.Head} lr {o.LearningRate:G3} seed {o.Seed}: validation mIoU {v:F2}");
+        return v;
+    });
+    sweep.Maximize = true;
+    sweep.MetricName = "val_mIoU";
+    sweep.SeedsPerTrial = Arg("--sweep-seeds", 1);
+    sweep.ResultsPath = Path.Combine(outDir, "lr-sweep.csv"); // re-running resumes from here
+    var result = sweep.Run();
+    foreach (var h in heads)
+        lrByHead[h] = result.Settings.Where(t => t.Parameters.Get<SegmentationHeadKind>(nameof(SsaSegmenter.Options.Head)) == h)
+            .MaxBy(t => t.Mean)!.Parameters.Get<double>(nameof(SsaSegmenter.Options.LearningRate));
+    result.SavePlot(Path.Combine(outDir, "lr-sweep.png"), nameof(SsaSegmenter.Options.LearningRate),
+        $"Validation mIoU vs learning rate (decode head ×{headMult:G3}, {steps} steps)");
+    sweepNote = $"Learning rates chosen on {valCount} validation scenes from {string.Join(", ", grid.Select(g => g.ToString("G3")))} " +
+        $"({sweep.SeedsPerTrial} seed(s) each): " + string.Join(", ", heads.Select(h => $"{h} {lrByHead[h]:G3}")) + ".\n\n" + result.ToMarkdownTable();
+    Console.WriteLine(sweepNote);
+}
+
 var runs = new List<Run>();
 var keep = new Dictionary<SegmentationHeadKind, SsaSegmentationTransformer>();
 SsaSegmenter? lastSsa = null;
 foreach (int seed in seeds)
     foreach (var head in heads)
     {
-        var trainer = ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options
-        {
-            Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = seed, LearningRate = lr, HeadLearningRateMultiplier = headMult,
-            WarmupSteps = warmup, LogEveryNSteps = 25, PretrainedWeightsPath = pretrained,
-            Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
-            {
-                if (p.EpochCompleted) Console.WriteLine($"  [{head} seed {seed}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
-            }),
-        });
+        var trainer = ml.Segmentation().Trainers.Ssa(NewOptions(head, seed, lrByHead[head]));
         var sw = Stopwatch.StartNew();
         var model = trainer.Fit(train);
         double secs = sw.Elapsed.TotalSeconds;
@@ -88,7 +125,7 @@ foreach (int seed in seeds)
             (vm != null ? $"  (validation mIoU {100 * vm:F2})" : "") + $"  ({secs:F0}s training)");
         runs.Add(new Run(head, seed, m, vm, secs));
         File.AppendAllText(Path.Combine(outDir, "runs.csv"), FormattableString.Invariant(
-            $"{head},{seed},{steps},{lr},{headMult},{warmup},{(pretrainAcc != null ? pretrainSteps.ToString() : pretrained != null ? "file" : "0")},{100 * m.MeanIoU:F2},{100 * m.AAcc:F2},{100 * m.MeanAcc:F2},{(vm is double v ? (100 * v).ToString("F2") : "")},{secs:F0}\n"));
+            $"{head},{seed},{steps},{lrByHead[head]},{headMult},{warmup},{(pretrainAcc != null ? pretrainSteps.ToString() : pretrained != null ? "file" : "0")},{100 * m.MeanIoU:F2},{100 * m.AAcc:F2},{100 * m.MeanAcc:F2},{(vm is double v ? (100 * v).ToString("F2") : "")},{secs:F0}\n"));
         if (head == SegmentationHeadKind.Ssa) lastSsa = trainer;
         if (trainer.PretrainedTensorsLoaded is int nLoaded && seed == seeds[0]) Console.WriteLine($"  ({head}: {nLoaded} pretrained backbone tensors loaded)");
         if (seed == seeds[0]) keep[head] = model; else model.Dispose();
@@ -103,11 +140,13 @@ static (double Mean, double Sd) Stats(IEnumerable<double> xs)
 }
 string Pm(IEnumerable<double> xs) { var (mu, sd) = Stats(xs); return seeds.Length > 1 ? $"{mu:F2} ± {sd:F2}" : $"{mu:F2}"; }
 var sb = new StringBuilder();
-sb.AppendLine($"{steps} steps per head (train {trainCount} × {epochs} epochs, batch {batch}), lr {lr:G3} with decode head ×{headMult:G3}, " +
+sb.AppendLine($"{steps} steps per head (train {trainCount} × {epochs} epochs, batch {batch}), lr " +
+    string.Join(", ", heads.Select(h => $"{h} {lrByHead[h]:G3}")) + $" with decode head ×{headMult:G3}, decoder C = {channels}, " +
     $"{warmup} warm-up steps, linear decay; backbone: " + (pretrained != null ? (pretrainAcc != null
         ? $"pretrained ({pretrainSteps} steps × 64 single-item scenes, held-out item accuracy {100 * pretrainAcc:F1}%, {pretrainSecs:F0}s)" : $"pretrained ({pretrained})") : "random init") +
     $"; seeds {string.Join(", ", seeds)}; test {testCount} scenes (Fashion-MNIST test split).");
 sb.AppendLine();
+if (sweepNote.Length > 0) { sb.AppendLine(sweepNote); sb.AppendLine(); }
 sb.AppendLine("| head | seed | mIoU | aAcc | mAcc |" + (val != null ? " val mIoU |" : "") + " train s |");
 sb.AppendLine("|---|---|---|---|---|" + (val != null ? "---|" : "") + "---|");
 foreach (var r in runs)

@@ -19,6 +19,8 @@ public sealed class ConvModule : Module<Tensor, Tensor>
     public ConvModule(int inChannels, int outChannels, int kernelSize = 1) : base(nameof(ConvModule))
     {
         conv = Conv2d(inChannels, outChannels, kernelSize, padding: kernelSize / 2, bias: false);
+        // mmcv ConvModule.init_weights: kaiming_init(conv, a=0, mode='fan_out', nonlinearity='relu', normal); BN 1/0.
+        using (torch.no_grad()) nn.init.kaiming_normal_(conv.weight!, 0, nn.init.FanInOut.FanOut, nn.init.NonlinearityType.ReLU);
         bn = BatchNorm2d(outChannels);
         activate = ReLU();
         RegisterComponents();

@@ -23,7 +23,7 @@ public sealed class PixelClassifierHead : SegmentationHead
         if (config.DropoutRatio >= 1)
             throw new ArgumentOutOfRangeException(nameof(config), config.DropoutRatio, "DropoutRatio must be < 1.");
         dropout = config.DropoutRatio > 0 ? Dropout2d(config.DropoutRatio) : Identity();
-        conv_seg = Conv2d(config.Channels, config.NumClasses, 1);
+        conv_seg = ClassifierConv(config.Channels, config.NumClasses);
         RegisterComponents();
     }
 

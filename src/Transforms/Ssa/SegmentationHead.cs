@@ -18,6 +18,22 @@ public abstract class SegmentationHead : nn.Module<Tensor, Tensor>
     /// <summary>mmsegmentation's ignore label.</summary>
     public const int IgnoreIndex = 255;
 
+    /// <summary>
+    /// The 1×1 classifier <c>conv_seg</c>, initialised as mmseg's <c>BaseDecodeHead</c> does
+    /// (<c>init_cfg=dict(type='Normal', std=0.01, override=dict(name='conv_seg'))</c>: weight ~ N(0, 0.01), bias 0),
+    /// not with PyTorch's default (uniform ±1/√C), which starts the coarse mask far less uniform.
+    /// </summary>
+    protected static TorchSharp.Modules.Conv2d ClassifierConv(int channels, int numClasses)
+    {
+        var conv = nn.Conv2d(channels, numClasses, 1);
+        using (torch.no_grad())
+        {
+            nn.init.normal_(conv.weight!, 0, 0.01);
+            nn.init.zeros_(conv.bias!);
+        }
+        return conv;
+    }
+
     /// <summary>Creates the head.</summary>
     protected SegmentationHead(string name, int channels, int numClasses) : base(name)
     {

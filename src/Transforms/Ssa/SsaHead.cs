@@ -47,7 +47,7 @@ public sealed class SsaHead : SegmentationHead
         Config = config;
         int c = config.Channels, k = config.NumClasses;
         dropout = config.DropoutRatio > 0 ? Dropout2d(config.DropoutRatio) : Identity();
-        conv_seg = Conv2d(c, k, 1);
+        conv_seg = ClassifierConv(c, k);
         get_feat_pos = Conv2d(c, c, 3, stride: 1, padding: 1, groups: c, bias: true);
         center_pos = Embedding(k, c);
         center_content_proj = Mlp(c);

@@ -62,7 +62,8 @@ public class SsaHeadTests
         using var label = SsaTestData.Labels(2, 32, 32, K, 5);
         using var opt = torch.optim.Adam(head.parameters(), 0.01);
         float first = 0, last = 0;
-        for (int i = 0; i < 10; i++)
+        // 40 steps: with mmseg's conv_seg init (N(0, 0.01)) the coarse mask starts uniform and the first steps move slowly.
+        for (int i = 0; i < 40; i++)
         {
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
