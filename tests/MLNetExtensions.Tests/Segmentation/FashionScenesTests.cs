@@ -10,6 +10,18 @@ public class FashionScenesTests
 {
     private static readonly MLContext Ml = new(seed: 1);
 
+    /// <summary>The first <paramref name="rows"/> Fashion-MNIST train images as 784-value arrays.</summary>
+    private static List<float[]> SourcePixels(int rows)
+    {
+        var src = FashionMnist.Load(Ml, FashionMnistSplit.Train, rows);
+        var pixels = new List<float[]>();
+        using var cur = src.GetRowCursor(src.Schema);
+        var get = cur.GetGetter<VBuffer<float>>(src.Schema["Pixels"]);
+        VBuffer<float> buf = default;
+        while (cur.MoveNext()) { get(ref buf); pixels.Add(buf.DenseValues().ToArray()); }
+        return pixels;
+    }
+
     private static FashionScenes Make(FashionSceneOptions o) => FashionScenes.Create(Ml, o with { SourceRows = o.SourceRows ?? 500 });
 
     [Fact]
@@ -36,14 +48,7 @@ public class FashionScenesTests
     {
         var o = new FashionSceneOptions { Count = 10, Seed = 5, MinItems = 1, MaxItems = 1, MinItemSize = 28, MaxItemSize = 28, FlipProbability = 0, Noise = 0, MaxOutside = 0 };
         var g = Make(o);
-        var src = FashionMnist.Load(Ml, FashionMnistSplit.Train, 500);
-        var pixels = new List<float[]>();
-        using (var cur = src.GetRowCursor(src.Schema))
-        {
-            var get = cur.GetGetter<VBuffer<float>>(src.Schema["Pixels"]);
-            VBuffer<float> buf = default;
-            while (cur.MoveNext()) { get(ref buf); pixels.Add(buf.DenseValues().ToArray()); }
-        }
+        var pixels = SourcePixels(500);
         for (int s = 0; s < 5; s++)
         {
             var scene = g.Generate(s);
@@ -129,14 +134,7 @@ public class FashionScenesTests
         // item the skipped generator places must be one of those 20 source images (compared by pixels).
         var o = new FashionSceneOptions { Count = 30, Seed = 9, MinItems = 1, MaxItems = 1, MinItemSize = 28, MaxItemSize = 28, FlipProbability = 0, Noise = 0, MaxOutside = 0 };
         var skipped = FashionScenes.Create(Ml, o with { SourceRows = 20, SkipSourceRows = 40 });
-        var src = FashionMnist.Load(Ml, FashionMnistSplit.Train, 60);
-        var pixels = new List<float[]>();
-        using (var cur = src.GetRowCursor(src.Schema))
-        {
-            var get = cur.GetGetter<VBuffer<float>>(src.Schema["Pixels"]);
-            VBuffer<float> buf = default;
-            while (cur.MoveNext()) { get(ref buf); pixels.Add(buf.DenseValues().ToArray()); }
-        }
+        var pixels = SourcePixels(60);
         for (int s = 0; s < 30; s++)
         {
             var it = Assert.Single(skipped.Generate(s).Items);
