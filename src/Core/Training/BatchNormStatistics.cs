@@ -16,18 +16,13 @@ public static class BatchNormStatistics
     /// <summary>Runs <paramref name="forwardBatches"/> with only BatchNorms updating; returns the number of BatchNorms.</summary>
     public static int Recalibrate(nn.Module model, IEnumerable<Action> forwardBatches)
     {
-        var norms = model.modules().Where(m => m is BatchNorm1d or BatchNorm2d or BatchNorm3d).ToList();
+        var norms = model.modules().OfType<BatchNorm>().ToList(); // TorchSharp's and the Safe* ones
         if (norms.Count == 0) return 0;
         var saved = new List<double?>();
         model.eval();
         foreach (var m in norms)
         {
-            switch (m)
-            {
-                case BatchNorm1d b: saved.Add(b.momentum); b.reset_running_stats(); b.momentum = null; break;
-                case BatchNorm2d b: saved.Add(b.momentum); b.reset_running_stats(); b.momentum = null; break;
-                case BatchNorm3d b: saved.Add(b.momentum); b.reset_running_stats(); b.momentum = null; break;
-            }
+            saved.Add(m.momentum); m.reset_running_stats(); m.momentum = null;
             m.train();
         }
         try
@@ -42,12 +37,7 @@ public static class BatchNormStatistics
         finally
         {
             for (int i = 0; i < norms.Count; i++)
-                switch (norms[i])
-                {
-                    case BatchNorm1d b: b.momentum = saved[i]; break;
-                    case BatchNorm2d b: b.momentum = saved[i]; break;
-                    case BatchNorm3d b: b.momentum = saved[i]; break;
-                }
+                norms[i].momentum = saved[i];
             model.eval();
         }
         return norms.Count;

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -88,12 +89,12 @@ public sealed class ResNet3DBasicBlock : Module<Tensor, Tensor>
     /// <param name="stride">1, or 2 to halve the resolution (time too for <see cref="VideoConvType.Full3D"/>).</param>
     public ResNet3DBasicBlock(long inPlanes, long planes, VideoConvType type, long stride) : base(nameof(ResNet3DBasicBlock))
     {
-        conv1 = Sequential(("0", Conv(inPlanes, planes, type, stride)), ("1", BatchNorm3d(planes)), ("2", ReLU()));
-        conv2 = Sequential(("0", Conv(planes, planes, type, 1)), ("1", BatchNorm3d(planes)));
+        conv1 = Sequential(("0", Conv(inPlanes, planes, type, stride)), ("1", new SafeBatchNorm3d(planes)), ("2", ReLU()));
+        conv2 = Sequential(("0", Conv(planes, planes, type, 1)), ("1", new SafeBatchNorm3d(planes)));
         if (stride != 1 || inPlanes != planes)
         {
             var ds = StrideOf(type, stride);
-            downsample = Sequential(("0", Conv3d(inPlanes, planes, (1, 1, 1), stride: ds, bias: false)), ("1", BatchNorm3d(planes)));
+            downsample = Sequential(("0", Conv3d(inPlanes, planes, (1, 1, 1), stride: ds, bias: false)), ("1", new SafeBatchNorm3d(planes)));
         }
         RegisterComponents();
     }
@@ -142,7 +143,7 @@ public sealed class ResNet3D : Module<Tensor, Tensor>
         var w = config.Widths;
         stem = Sequential(
             ("0", Conv3d(config.InChannels, w[0], (3, 7, 7), stride: (1, 2, 2), padding: (1, 3, 3), bias: false)),
-            ("1", BatchNorm3d(w[0])), ("2", ReLU()));
+            ("1", new SafeBatchNorm3d(w[0])), ("2", ReLU()));
         long inPlanes = w[0];
         layer1 = MakeLayer(ref inPlanes, 0, 1);
         layer2 = MakeLayer(ref inPlanes, 1, 2);

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,7 +31,7 @@ public sealed class SimpleConvNet : nn.Module<Tensor, Tensor>
         {
             int cout = config.Width << s;
             layers.Add(($"{3 * s}", nn.Conv2d(cin, cout, 3, stride: 2, padding: 1, bias: false)));
-            layers.Add(($"{3 * s + 1}", nn.BatchNorm2d(cout)));
+            layers.Add(($"{3 * s + 1}", new SafeBatchNorm2d(cout)));
             layers.Add(($"{3 * s + 2}", nn.ReLU()));
             cin = cout;
         }

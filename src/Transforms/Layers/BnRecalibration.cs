@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ public static class BnRecalibration
 {
     /// <summary>
     /// Puts <paramref name="model"/> in eval mode (so PRepBN forwards are pure RepBN and dropout/drop-path are off)
-    /// and every BatchNorm1d back in train mode, so forwards update their running statistics. Run forwards under
+    /// and every SafeBatchNorm1d back in train mode, so forwards update their running statistics. Run forwards under
     /// <c>torch.no_grad()</c> with no optimizer step, then call <c>model.eval()</c>. Returns the number of BatchNorms.
     /// </summary>
     public static int Begin(nn.Module model)
@@ -20,7 +21,7 @@ public static class BnRecalibration
         model.eval();
         int n = 0;
         foreach (var m in model.modules())
-            if (m is BatchNorm1d bn) { bn.train(); n++; }
+            if (m is SafeBatchNorm1d bn) { bn.train(); n++; }
         return n;
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -7,7 +8,7 @@ namespace MLNetExtensions.Transforms.Layers;
 /// <summary>
 /// Re-parameterisable BatchNorm over tokens (SLAB, official <c>prepbn.RepBN</c>):
 /// <c>RepBN(x) = BN(x) + alpha·x</c> for x of shape (B, N, C).
-/// BN normalises each channel over all B·N tokens of the batch (a BatchNorm1d on the transposed tensor);
+/// BN normalises each channel over all B·N tokens of the batch (a SafeBatchNorm1d on the transposed tensor);
 /// <c>alpha</c> is one learnable scalar shared by all channels. State-dict keys: <c>alpha</c>, <c>bn.*</c>.
 /// </summary>
 /// <remarks>
@@ -17,7 +18,7 @@ namespace MLNetExtensions.Transforms.Layers;
 public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
 {
     private readonly Parameter alpha;
-    private readonly BatchNorm1d bn;
+    private readonly SafeBatchNorm1d bn;
 
     /// <summary>Creates a RepBN over <paramref name="channels"/> channels.</summary>
     /// <param name="channels">Channel count C (last dimension of the input).</param>
@@ -31,7 +32,7 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
         if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), "RepBN needs at least one channel.");
         Channels = channels;
         alpha = nn.Parameter(torch.full(1, alphaInit, float32));
-        bn = nn.BatchNorm1d(channels, eps, momentum);
+        bn = new SafeBatchNorm1d(channels, eps, momentum);
         if (zeroInitAffine)
         {
             using var _ = torch.no_grad();
@@ -48,7 +49,7 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
     public Parameter Alpha => alpha;
 
     /// <summary>The inner BatchNorm1d (keys <c>bn.weight</c>, <c>bn.bias</c>, <c>bn.running_mean</c>, <c>bn.running_var</c>, <c>bn.num_batches_tracked</c>).</summary>
-    public BatchNorm1d BatchNorm => bn;
+    public SafeBatchNorm1d BatchNorm => bn;
 
     /// <summary>Applies RepBN to x of shape (B, N, C).</summary>
     public override Tensor forward(Tensor x) => forward(x, null);

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,17 +7,17 @@ namespace MLNetExtensions.Transforms.Layers;
 
 /// <summary>
 /// Plain BatchNorm over tokens placed in the LayerNorm slot (the "naive BN" baseline of the paper):
-/// BatchNorm1d over channel C of (B, N, C) tokens, statistics over all B·N tokens. Keys: <c>bn.*</c>.
+/// SafeBatchNorm1d over channel C of (B, N, C) tokens, statistics over all B·N tokens. Keys: <c>bn.*</c>.
 /// </summary>
 public sealed class TokenBatchNorm : nn.Module<Tensor, Tensor>, IFoldableNorm
 {
-    private readonly BatchNorm1d bn;
+    private readonly SafeBatchNorm1d bn;
 
     /// <summary>Creates the norm over <paramref name="channels"/> channels.</summary>
     public TokenBatchNorm(long channels, double eps = 1e-5, double momentum = 0.1) : base(nameof(TokenBatchNorm))
     {
         Channels = channels;
-        bn = nn.BatchNorm1d(channels, eps, momentum);
+        bn = new SafeBatchNorm1d(channels, eps, momentum);
         RegisterComponents();
     }
 
@@ -24,7 +25,7 @@ public sealed class TokenBatchNorm : nn.Module<Tensor, Tensor>, IFoldableNorm
     public long Channels { get; }
 
     /// <summary>The inner BatchNorm1d.</summary>
-    public BatchNorm1d BatchNorm => bn;
+    public SafeBatchNorm1d BatchNorm => bn;
 
     /// <summary>Normalises x of shape (B, N, C).</summary>
     public override Tensor forward(Tensor x)

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -18,12 +19,12 @@ public sealed record ConvPyramidConfig(int[] Widths, int InChannels = 3)
 internal sealed class ConvBnRelu : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly BatchNorm2d bn;
+    private readonly SafeBatchNorm2d bn;
 
     public ConvBnRelu(int inChannels, int outChannels, int stride) : base(nameof(ConvBnRelu))
     {
         conv = Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
-        bn = BatchNorm2d(outChannels);
+        bn = new SafeBatchNorm2d(outChannels);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -30,7 +31,7 @@ public sealed class ChannelTimeLearning : Module<Tensor, Tensor>
         paramConv = Sequential(
             AdaptiveAvgPool2d(1),
             Conv2d(inChannels, inChannels, 1, bias: false),
-            BatchNorm2d(inChannels),
+            new SafeBatchNorm2d(inChannels),
             ReLU(),
             Conv2d(inChannels, inChannels, 1, bias: false),
             Sigmoid());

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -15,11 +16,11 @@ internal static class CtlBlockParts
     /// </summary>
     public static Sequential? Downsample(long inPlanes, long stride) => stride == 1
         ? null
-        : Sequential(Conv2d(inPlanes, inPlanes, 2, stride: 2, groups: inPlanes), BatchNorm2d(inPlanes));
+        : Sequential(Conv2d(inPlanes, inPlanes, 2, stride: 2, groups: inPlanes), new SafeBatchNorm2d(inPlanes));
 
     /// <summary>Projection shortcut (1×1 conv without bias + BN), built by the stage for its first block when widths differ.</summary>
     public static Sequential Shortcut(long inPlanes, long outPlanes) =>
-        Sequential(Conv2d(inPlanes, outPlanes, 1, bias: false), BatchNorm2d(outPlanes));
+        Sequential(Conv2d(inPlanes, outPlanes, 1, bias: false), new SafeBatchNorm2d(outPlanes));
 }
 
 /// <summary>
@@ -32,11 +33,11 @@ public sealed class CtlBottleneck : Module<Tensor, Tensor>
     public const int Expansion = 4;
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly ChannelTimeLearning conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly SafeBatchNorm2d bn2;
     private readonly Conv2d conv3;
-    private readonly BatchNorm2d bn3;
+    private readonly SafeBatchNorm2d bn3;
     [ComponentName(Name = "shortcut_conv")] private readonly Sequential? shortcutConv;
     private readonly Sequential? downsample;
 
@@ -51,11 +52,11 @@ public sealed class CtlBottleneck : Module<Tensor, Tensor>
         if (!withShortcut && inPlanes != planes * Expansion)
             throw new ArgumentException($"A block without shortcut needs inPlanes = {planes * Expansion}; got {inPlanes}.", nameof(withShortcut));
         conv1 = Conv2d(inPlanes, planes, 1, bias: false);
-        bn1 = BatchNorm2d(planes);
+        bn1 = new SafeBatchNorm2d(planes);
         conv2 = new ChannelTimeLearning(planes, planes, posDim);
-        bn2 = BatchNorm2d(planes);
+        bn2 = new SafeBatchNorm2d(planes);
         conv3 = Conv2d(planes, planes * Expansion, 1, bias: false);
-        bn3 = BatchNorm2d(planes * Expansion);
+        bn3 = new SafeBatchNorm2d(planes * Expansion);
         shortcutConv = withShortcut ? CtlBlockParts.Shortcut(inPlanes, planes * Expansion) : null;
         downsample = CtlBlockParts.Downsample(inPlanes, stride);
         RegisterComponents();
@@ -100,9 +101,9 @@ public sealed class CtlBasicBlock : Module<Tensor, Tensor>
     public const int FirstCtlPosDim = 7;
 
     private readonly ChannelTimeLearning conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly ChannelTimeLearning conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly SafeBatchNorm2d bn2;
     [ComponentName(Name = "shortcut_conv")] private readonly Sequential? shortcutConv;
     private readonly Sequential? downsample;
 
@@ -117,9 +118,9 @@ public sealed class CtlBasicBlock : Module<Tensor, Tensor>
         if (!withShortcut && inPlanes != planes)
             throw new ArgumentException($"A block without shortcut needs inPlanes = {planes}; got {inPlanes}.", nameof(withShortcut));
         conv1 = new ChannelTimeLearning(inPlanes, planes, FirstCtlPosDim);
-        bn1 = BatchNorm2d(planes);
+        bn1 = new SafeBatchNorm2d(planes);
         conv2 = new ChannelTimeLearning(planes, planes, posDim);
-        bn2 = BatchNorm2d(planes);
+        bn2 = new SafeBatchNorm2d(planes);
         shortcutConv = withShortcut ? CtlBlockParts.Shortcut(inPlanes, planes) : null;
         downsample = CtlBlockParts.Downsample(inPlanes, stride);
         RegisterComponents();

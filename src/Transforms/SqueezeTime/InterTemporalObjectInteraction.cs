@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -32,10 +33,10 @@ public sealed class InterTemporalObjectInteraction : Module<Tensor, Tensor, Tens
         shortConv = Conv2d(inChannels, outChannels, 3, padding: 1);
         gloConv = new ModuleList<Module<Tensor, Tensor>>(
             Conv2d(inChannels, hidden, 3, padding: 1),
-            BatchNorm2d(hidden),
+            new SafeBatchNorm2d(hidden),
             ReLU(),
             Conv2d(hidden, hidden, 7, padding: 3),
-            BatchNorm2d(hidden),
+            new SafeBatchNorm2d(hidden),
             ReLU(),
             Conv2d(hidden, outChannels, 3, padding: 1),
             Sigmoid());

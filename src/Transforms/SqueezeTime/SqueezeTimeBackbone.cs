@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public sealed class SqueezeTimeResNet : Module<Tensor, Tensor>
 {
     private readonly SqueezeTimeConfig config;
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly MaxPool2d maxpool;
     private readonly Sequential layer1;
     private readonly Sequential layer2;
@@ -28,7 +29,7 @@ public sealed class SqueezeTimeResNet : Module<Tensor, Tensor>
         this.config = config;
         var widths = config.StageWidths;
         conv1 = Conv2d(config.InputChannels, widths[0], 5, stride: 2, padding: 2, bias: false);
-        bn1 = BatchNorm2d(widths[0]);
+        bn1 = new SafeBatchNorm2d(widths[0]);
         maxpool = MaxPool2d(3, stride: 2, padding: 1);
         long inPlanes = widths[0];
         layer1 = MakeLayer(ref inPlanes, 0);

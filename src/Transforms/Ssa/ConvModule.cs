@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ namespace MLNetExtensions.Transforms.Ssa;
 public sealed class ConvModule : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly BatchNorm2d bn;
+    private readonly SafeBatchNorm2d bn;
     private readonly ReLU activate;
 
     /// <summary>Creates a k×k conv (padding k/2) + BN + ReLU.</summary>
@@ -21,7 +22,7 @@ public sealed class ConvModule : Module<Tensor, Tensor>
         conv = Conv2d(inChannels, outChannels, kernelSize, padding: kernelSize / 2, bias: false);
         // mmcv ConvModule.init_weights: kaiming_init(conv, a=0, mode='fan_out', nonlinearity='relu', normal); BN 1/0.
         using (torch.no_grad()) nn.init.kaiming_normal_(conv.weight!, 0, nn.init.FanInOut.FanOut, nn.init.NonlinearityType.ReLU);
-        bn = BatchNorm2d(outChannels);
+        bn = new SafeBatchNorm2d(outChannels);
         activate = ReLU();
         RegisterComponents();
     }

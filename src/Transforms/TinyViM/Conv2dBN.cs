@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ namespace MLNetExtensions.Transforms.TinyViM;
 public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Conv2d c;
-    private readonly BatchNorm2d bn;
+    private readonly SafeBatchNorm2d bn;
     private readonly (long, long) _stride;
     private readonly (long, long) _padding;
     private readonly long _groups;
@@ -24,7 +25,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
         _padding = padding;
         _groups = groups;
         c = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, groups: groups, bias: false);
-        bn = nn.BatchNorm2d(outChannels);
+        bn = new SafeBatchNorm2d(outChannels);
         RegisterComponents();
     }
 
@@ -36,7 +37,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     public Conv2d Conv => c;
 
     /// <summary>The BatchNorm (key <c>bn</c>).</summary>
-    public BatchNorm2d Norm => bn;
+    public SafeBatchNorm2d Norm => bn;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)

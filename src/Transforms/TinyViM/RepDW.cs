@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public sealed class RepDW : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Conv2dBN conv;
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn;
+    private readonly SafeBatchNorm2d bn;
     private readonly (long H, long W) _kernel;
 
     /// <summary>Official <c>RepDW(ed)</c>: 3×3 depthwise kernel, padding 1.</summary>
@@ -26,7 +27,7 @@ public sealed class RepDW : nn.Module<Tensor, Tensor>, IFusable
         _kernel = kernel;
         conv = new Conv2dBN(channels, channels, kernel, (1, 1), (kernel.H / 2, kernel.W / 2), groups: channels);
         conv1 = nn.Conv2d(channels, channels, 1, groups: channels, bias: true);
-        bn = nn.BatchNorm2d(channels);
+        bn = new SafeBatchNorm2d(channels);
         RegisterComponents();
     }
 

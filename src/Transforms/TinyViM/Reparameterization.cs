@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,13 +23,13 @@ public interface IDeployable
 internal static class Reparameterization
 {
     /// <summary>Per-channel BN scale γ/√(σ²+ε).</summary>
-    public static Tensor Scale(BatchNorm2d bn) => bn.weight / (bn.running_var! + bn.eps).sqrt();
+    public static Tensor Scale(SafeBatchNorm2d bn) => bn.weight / (bn.running_var! + bn.eps).sqrt();
 
     /// <summary>
     /// Folds <paramref name="bn"/> into a conv with weight <paramref name="w"/> and bias <paramref name="b"/> (null = 0):
     /// w' = w·s, b' = β + (b − μ)·s.
     /// </summary>
-    public static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor w, Tensor? b, BatchNorm2d bn)
+    public static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor w, Tensor? b, SafeBatchNorm2d bn)
     {
         var s = Scale(bn);
         var weight = w * s.view(-1, 1, 1, 1);

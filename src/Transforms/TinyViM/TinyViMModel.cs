@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,7 +24,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
 {
     private readonly Stem patch_embed;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> network;
-    private readonly BatchNorm2d norm;
+    private readonly SafeBatchNorm2d norm;
     private readonly nn.Module<Tensor, Tensor> head;
     private readonly nn.Module<Tensor, Tensor>? dist_head;
 
@@ -67,7 +68,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
         }
         network = nn.ModuleList(entries.ToArray());
 
-        norm = nn.BatchNorm2d(dims[^1]);
+        norm = new SafeBatchNorm2d(dims[^1]);
         head = numClasses > 0 ? nn.Linear(dims[^1], numClasses) : nn.Identity();
         dist_head = distillation ? (numClasses > 0 ? nn.Linear(dims[^1], numClasses) : nn.Identity()) : null;
         RegisterComponents();
@@ -99,7 +100,7 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
     public ModuleList<nn.Module<Tensor, Tensor>> Network => network;
 
     /// <summary>Final BatchNorm (key <c>norm</c>).</summary>
-    public BatchNorm2d Norm => norm;
+    public SafeBatchNorm2d Norm => norm;
 
     /// <summary>Classification head (key <c>head</c>).</summary>
     public nn.Module<Tensor, Tensor> Head => head;

@@ -57,7 +57,7 @@ public class SlabClassifierTests : IClassFixture<SlabTrainedPair>
     private static float[][] Scores(IDataView scored) =>
         scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
 
-    private static bool IsNorm(nn.Module m) => m is PRepBN or RepBN or TokenBatchNorm or BatchNorm1d or LayerNorm;
+    private static bool IsNorm(nn.Module m) => m is PRepBN or RepBN or TokenBatchNorm or MLNetExtensions.Core.Torch.SafeBatchNorm1d or LayerNorm;
 
     [Fact]
     public void TrainsFarAboveChanceAndServesTheFoldedFormWithTheSameScores()

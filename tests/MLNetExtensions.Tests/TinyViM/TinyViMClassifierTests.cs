@@ -35,7 +35,7 @@ public class TinyViMClassifierTests
         var clf = (MLNetExtensions.Core.Inference.TorchImageClassificationTransformer)model.LastTransformer;
         var net = Assert.IsType<TinyViMModel>(clf.Network);
         Assert.True(net.IsDeployed, "the served network should be the folded deploy form");
-        Assert.DoesNotContain(net.named_modules(), m => m.module is TorchSharp.Modules.BatchNorm2d && m.name.Contains("network"));
+        Assert.DoesNotContain(net.named_modules(), m => m.module is MLNetExtensions.Core.Torch.SafeBatchNorm2d && m.name.Contains("network"));
 
         var zip = Path.Combine(Directory.CreateTempSubdirectory("tinyvim").FullName, "m.zip");
         ml.Model.Save(model, train.Schema, zip);

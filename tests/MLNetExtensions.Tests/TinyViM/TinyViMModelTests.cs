@@ -153,7 +153,7 @@ public sealed class TinyViMModelTests
         Tensor before;
         using (torch.inference_mode()) before = model.call(x);
         var modulesBefore = model.modules().Count();
-        var bnBefore = model.modules().Count(m => m is TorchSharp.Modules.BatchNorm2d);
+        var bnBefore = model.modules().Count(m => m is MLNetExtensions.Core.Torch.SafeBatchNorm2d);
 
         model.SwitchToDeploy();
         Assert.True(model.IsDeployed);
@@ -162,7 +162,7 @@ public sealed class TinyViMModelTests
         var err = SharedData.AssertClose(before, after, 1e-4, "deploy vs train form");
         SharedData.AssertClose(SharedData.Tensor("tinyvim", "output.npy"), after, 1e-4, "deploy vs official");
         var modulesAfter = model.modules().Count();
-        var bnAfter = model.modules().Count(m => m is TorchSharp.Modules.BatchNorm2d);
+        var bnAfter = model.modules().Count(m => m is MLNetExtensions.Core.Torch.SafeBatchNorm2d);
         _out.WriteLine($"deploy: max abs diff {err:E3}; modules {modulesBefore} → {modulesAfter}; BatchNorm2d {bnBefore} → {bnAfter}");
         Assert.True(modulesAfter < modulesBefore);
         Assert.Equal(1, bnAfter); // only the final `norm`, as in the official replace_batchnorm
