@@ -64,6 +64,33 @@ public class SqueezeTimeVideoClassifierTests
     }
 
     [Fact]
+    public void RejectsMissingKeyLabelsNamingTheColumnUnlessTheyMayBeSkipped()
+    {
+        // A 1-based slip in a C# row class: [KeyType(4)] with the value 4 reads as a missing key (0), not class 4.
+        var ml = new MLContext(seed: 1);
+        var gen = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 8, Seed: 1));
+        var rows = Enumerable.Range(0, 8).Select(i => new TenClassClip4 { Video = gen.GetClip(i).Clip, Label = (uint)(i % 4) + 1 }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        Assert.Equal(2, data.GetColumn<uint>("Label").Count(k => k == 0)); // the two rows with value 4 are missing
+        var o = Quick(); o.MaxEpochs = 1; o.BatchSize = 4; o.BatchNormRecalibrationBatches = 1;
+        var e = Assert.ThrowsAny<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.SqueezeTime(o).Fit(data));
+        Assert.Contains("'Label'", e.Message);
+        Assert.Contains("missing", e.Message);
+        Assert.Contains("0-based", e.Message);
+
+        o.SkipMissingLabels = true;
+        var trainer = ml.MulticlassClassification.Trainers.SqueezeTime(o);
+        using var model = trainer.Fit(data);
+        Assert.Equal(8, model.Transform(data).GetColumn<uint>("PredictedLabel").Count());
+    }
+
+    private sealed class TenClassClip4
+    {
+        [VectorType(8, 3, 32, 32)] public float[] Video { get; set; } = Array.Empty<float>();
+        [KeyType(4)] public uint Label { get; set; }
+    }
+
+    [Fact]
     public void RejectsClipsOfTheWrongSizeNamingTheColumn()
     {
         var ml = new MLContext(seed: 1);

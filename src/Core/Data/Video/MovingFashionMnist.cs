@@ -96,8 +96,9 @@ public sealed class MovingFashionMnist : IDataView
     private int Render(int index, Span<float> dst)
     {
         var o = Options;
-        // Per-clip stream: clip i depends only on (seed, i), whatever order rows are read in.
-        var rng = new Random(unchecked(o.Seed * 1_000_003 + index * 7_919 + 0x5EED)); // not HashCode (randomised per process)
+        // Per-clip stream: clip i depends only on (seed, i), whatever order rows are read in. The pair is hashed, so
+        // neighbouring clips are unrelated (not HashCode: it is randomised per process).
+        var rng = SplitMix64.ForPair(o.Seed, index);
         int label = rng.Next(ClassNames.Length);
         int item = rng.Next(_itemCount);
         int x0 = rng.Next(o.Width), y0 = rng.Next(o.Height);
