@@ -50,6 +50,30 @@ public sealed class BatchStreamer
     /// <summary>Rows skipped so far because their label was missing.</summary>
     public long SkippedMissingLabels { get; private set; }
 
+    /// <summary>
+    /// Throws, naming <paramref name="labelColumn"/>, when rows were skipped for a missing key label and that is not
+    /// <paramref name="allowed"/> (<c>TorchTrainerOptions.SkipMissingLabels</c>); a missing key is often a 0-based/1-based slip.
+    /// </summary>
+    public void ThrowIfMissingLabels(bool allowed, string labelColumn, string what)
+    {
+        if (allowed || SkippedMissingLabels == 0) return;
+        throw new InvalidOperationException(
+            $"Column '{labelColumn}' of the {what} has a missing key value (0) in at least {SkippedMissingLabels} row(s). " +
+            "Every row needs a class: in a C# row class a [KeyType(n)] field is 0-based (0..n−1; the value n reads as missing). " +
+            "Filter such rows (mlContext.Data.FilterRowsByMissingValues) or set Options.SkipMissingLabels = true to skip them.");
+    }
+
+    /// <summary><see cref="Stream"/>, checking <see cref="ThrowIfMissingLabels"/> after every batch and at the end.</summary>
+    public IEnumerable<HostBatch> StreamChecked(Random? shuffle, int shuffleBufferRows, bool allowMissingLabels, string labelColumn, string what, CancellationToken token = default)
+    {
+        foreach (var b in Stream(shuffle, shuffleBufferRows, token))
+        {
+            ThrowIfMissingLabels(allowMissingLabels, labelColumn, what);
+            yield return b;
+        }
+        ThrowIfMissingLabels(allowMissingLabels, labelColumn, what); // rows skipped after the last full batch
+    }
+
     /// <summary>Yields batches; the same <see cref="HostBatch"/> object is reused, so consume it before moving on.</summary>
     public IEnumerable<HostBatch> Stream(Random? shuffle, int shuffleBufferRows, CancellationToken token = default)
     {

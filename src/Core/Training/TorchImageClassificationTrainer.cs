@@ -224,7 +224,8 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
 
         public void Forward(HostBatch b) => _model.call(Images(b));
 
-        public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) => _train.Stream(shuffle, _o.ShuffleBufferSize, token);
+        public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) =>
+            _train.StreamChecked(shuffle, _o.ShuffleBufferSize, _o.SkipMissingLabels, _o.LabelColumnName, "training data", token);
 
         private Tensor Images(HostBatch b)
         {
@@ -243,7 +244,7 @@ public abstract class TorchImageClassificationTrainer<TOptions> : IEstimator<Tor
         {
             if (_valid == null) return null;
             long correct = 0, total = 0;
-            foreach (var b in _valid.Stream(null, 0, token))
+            foreach (var b in _valid.StreamChecked(null, 0, _o.SkipMissingLabels, _o.LabelColumnName, "validation set", token))
             {
                 using var scope = torch.NewDisposeScope();
                 using var mode = torch.inference_mode();

@@ -54,6 +54,12 @@ public abstract class TorchTrainerOptions
     public IReadOnlyList<ParameterGroupRule>? ParameterGroups { get; set; }
     /// <summary>Label smoothing of the cross-entropy loss. Default 0.1 (as the official recipes).</summary>
     public double LabelSmoothing { get; set; } = 0.1;
+    /// <summary>
+    /// Rows whose key label is missing (0): false (default) = <c>Fit</c> throws at the first such row, naming the
+    /// column; true = they are skipped and counted (a warning in the MLContext log). A missing key is often a
+    /// silent off-by-one: in a C# row class a <c>[KeyType(n)]</c> field is 0-based, and the value n reads as missing.
+    /// </summary>
+    public bool SkipMissingLabels { get; set; }
 
     /// <summary>Random seed for weights, dropout and shuffling. Null = the MLContext's seed (if it has one). Default null.</summary>
     public int? Seed { get; set; }

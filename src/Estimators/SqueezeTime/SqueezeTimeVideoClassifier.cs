@@ -43,13 +43,6 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
         public float[] PixelMean { get; set; } = SqueezeTimeConfig.PixelMean.ToArray();
         /// <summary>Per-colour std on 0–255 pixels. Default the official (58.395, 57.12, 57.375).</summary>
         public float[] PixelStd { get; set; } = SqueezeTimeConfig.PixelStd.ToArray();
-        /// <summary>
-        /// Rows whose key label is missing (0): false (default) = <c>Fit</c> throws at the first such row, naming the
-        /// column; true = they are skipped and counted (a warning in the MLContext log). A missing key is often a
-        /// silent off-by-one: in a C# row class a <c>[KeyType(n)]</c> field is 0-based, and the value n reads as missing.
-        /// </summary>
-        public bool SkipMissingLabels { get; set; }
-
         /// <inheritdoc/>
         public override void Validate()
         {
@@ -217,25 +210,8 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
         public long? RowCount { get; }
         public long Skipped => _train.SkippedMissingLabels;
 
-        public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token)
-        {
-            foreach (var b in _train.Stream(shuffle, _o.ShuffleBufferSize, token))
-            {
-                CheckNoMissing(_train, "training data");
-                yield return b;
-            }
-            CheckNoMissing(_train, "training data"); // rows skipped after the last full batch
-        }
-
-        // The streamer skips rows with a missing key; unless allowed, that is an error (often a 0-based/1-based slip).
-        private void CheckNoMissing(BatchStreamer s, string what)
-        {
-            if (_o.SkipMissingLabels || s.SkippedMissingLabels == 0) return;
-            throw new InvalidOperationException(
-                $"Column '{_o.LabelColumnName}' of the {what} has a missing key value (0) in at least {s.SkippedMissingLabels} row(s). " +
-                "Every row needs a class: in a C# row class a [KeyType(n)] field is 0-based (0..n−1; the value n reads as missing). " +
-                "Filter such rows (mlContext.Data.FilterRowsByMissingValues) or set Options.SkipMissingLabels = true to skip them.");
-        }
+        public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) =>
+            _train.StreamChecked(shuffle, _o.ShuffleBufferSize, _o.SkipMissingLabels, _o.LabelColumnName, "training data", token);
 
         public bool Forward(HostBatch b) { _model.call(Clips(b)); return true; }
 
@@ -262,7 +238,7 @@ public sealed class SqueezeTimeVideoClassifier : IEstimator<TorchImageClassifica
                 for (int i = 0; i < b.Count; i++) if (pred[i] == b.Labels[i]) correct++;
                 total += b.Count;
             }
-            CheckNoMissing(_valid, "validation set");
+            _valid.ThrowIfMissingLabels(_o.SkipMissingLabels, _o.LabelColumnName, "validation set");
             return total == 0 ? null : correct / (double)total;
         }
     }

@@ -28,6 +28,28 @@ public class ImageClassifierMachineryTests
     private static float[][] Scores(IDataView scored) =>
         scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
 
+    private sealed class KeyRow
+    {
+        [VectorType(1, 28, 28)] public float[] Pixels { get; set; } = new float[784];
+        [KeyType(10)] public uint Label { get; set; } // 0-based in a row class; 10 reads as a missing key
+    }
+
+    [Fact]
+    public void MissingKeyLabelsThrowNamingTheColumnUnlessSkippingIsAsked()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 64).Select(i => new KeyRow { Label = (uint)(i % 10) }).ToArray();
+        rows[37].Label = 10; // the classic 1-based slip: class "10" becomes a missing key
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var ex = Assert.Throws<InvalidOperationException>(() => new TestCnnTrainer(ml, Quick(1)).Fit(data));
+        Assert.Contains("'Label'", ex.Message);
+        Assert.Contains("SkipMissingLabels", ex.Message);
+        var skip = Quick(1);
+        skip.SkipMissingLabels = true;
+        using var model = new TestCnnTrainer(ml, skip).Fit(data);
+        Assert.Equal(64, model.Transform(data).GetColumn<uint>("PredictedLabel").Count());
+    }
+
     [Fact]
     public void TrainsEvaluatesAndReachesAccuracyFarAboveChance()
     {
