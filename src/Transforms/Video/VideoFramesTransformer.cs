@@ -311,13 +311,8 @@ public sealed class VideoFramesTransformer : ITransformer
         public DataViewSchema InputSchema { get; }
         public DataViewSchema OutputSchema { get; }
 
-        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
-        {
-            int n = InputSchema.Count;
-            var deps = dependingColumns.Where(c => c.Index < n).Select(c => InputSchema[c.Index]).ToList();
-            if (dependingColumns.Any(c => c.Index >= n)) deps.Add(InputSchema[_parent.Column.InputColumnName]);
-            return deps.Distinct();
-        }
+        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
+            AppendedColumns.Dependencies(InputSchema, dependingColumns, _parent.Column.InputColumnName);
 
         public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
             new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());

@@ -92,7 +92,7 @@ public class ImageClassifierMachineryTests
         Assert.NotNull(schema.GetColumnOrNull("Pixels"));
         Assert.Equal(expected, Scores(loaded.Transform(test)));
 
-        var probe = ProbePath();
+        var probe = LoadProbe.Path();
         var outFile = Path.Combine(dir.FullName, "scores.bin");
         var psi = new ProcessStartInfo("dotnet", $"\"{probe}\" \"{zip}\" 40 Score \"{outFile}\"") { RedirectStandardError = true, RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
@@ -104,17 +104,6 @@ public class ImageClassifierMachineryTests
         Assert.Equal(flat.Length * 4, bytes.Length);
         for (int i = 0; i < flat.Length; i++) Assert.Equal(BitConverter.SingleToInt32Bits(flat[i]), BitConverter.ToInt32(bytes, 4 * i));
         (loaded as IDisposable)?.Dispose();
-    }
-
-    private static string ProbePath()
-    {
-        var cfg = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name; // bin/<cfg>/net10.0
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "tests", "MLNetExtensions.LoadProbe", "bin", cfg, "net10.0", "MLNetExtensions.LoadProbe.dll");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException("LoadProbe was not built next to the tests.");
     }
 
     private sealed class PixelsRow

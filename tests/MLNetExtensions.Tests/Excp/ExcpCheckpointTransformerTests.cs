@@ -180,7 +180,7 @@ public class ExcpCheckpointTransformerTests : IClassFixture<ExcpServedChainFixtu
             {
                 // A fresh process (LoadProbe) loads it and scores 64 test rows the same.
                 var outFile = Path.Combine(dir, "scores.bin");
-                var psi = new ProcessStartInfo("dotnet", $"\"{ProbePath()}\" \"{zip}\" 64 Score \"{outFile}\"") { RedirectStandardError = true, RedirectStandardOutput = true };
+                var psi = new ProcessStartInfo("dotnet", $"\"{LoadProbe.Path()}\" \"{zip}\" 64 Score \"{outFile}\"") { RedirectStandardError = true, RedirectStandardOutput = true };
                 using var p = Process.Start(psi)!;
                 var err = p.StandardError.ReadToEnd();
                 Assert.True(p.WaitForExit(120_000), "probe timed out");
@@ -302,14 +302,4 @@ public class ExcpCheckpointTransformerTests : IClassFixture<ExcpServedChainFixtu
         finally { Directory.Delete(dir, true); }
     }
 
-    private static string ProbePath()
-    {
-        var cfg = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name; // bin/<cfg>/net10.0
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "tests", "MLNetExtensions.LoadProbe", "bin", cfg, "net10.0", "MLNetExtensions.LoadProbe.dll");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException("LoadProbe was not built next to the tests.");
-    }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Tests.Infrastructure;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -149,7 +150,7 @@ public class SsaSegmenterTests : IClassFixture<TrainedSegmenterFixture>
             var one = FashionScenes.Load(_f.Ml, new FashionSceneOptions { Count = 1, Seed = 2, Split = MLNetExtensions.Core.Data.FashionMnistSplit.Test, SourceRows = 500 });
             var expected = Read(_f.Model.Transform(one), 1);
             var outFile = Path.Combine(dir.FullName, "scores.bin");
-            var psi = new ProcessStartInfo("dotnet", $"\"{ProbePath()}\" \"{zip}\" 1 Score \"{outFile}\" scenes") { RedirectStandardError = true, RedirectStandardOutput = true };
+            var psi = new ProcessStartInfo("dotnet", $"\"{LoadProbe.Path()}\" \"{zip}\" 1 Score \"{outFile}\" scenes") { RedirectStandardError = true, RedirectStandardOutput = true };
             using var p = Process.Start(psi)!;
             var err = p.StandardError.ReadToEndAsync();
             p.StandardOutput.ReadToEnd();
@@ -173,17 +174,6 @@ public class SsaSegmenterTests : IClassFixture<TrainedSegmenterFixture>
             Assert.True(expected.Maps[0].Distinct().Count() > 1, "the model should predict more than one class on the scene");
         }
         finally { dir.Delete(true); }
-    }
-
-    private static string ProbePath()
-    {
-        var cfg = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name; // bin/<cfg>/net10.0
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "tests", "MLNetExtensions.LoadProbe", "bin", cfg, "net10.0", "MLNetExtensions.LoadProbe.dll");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException("LoadProbe was not built next to the tests.");
     }
 
     [Fact]
