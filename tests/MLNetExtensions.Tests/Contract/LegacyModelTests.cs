@@ -6,7 +6,7 @@ using Xunit;
 namespace MLNetExtensions.Tests.Contract;
 
 /// <summary>
-/// Model zips written by the persistence-v1 code (main before the model contract, see LegacyFixtureGenerator) still load
+/// Model zips written by the persistence-v1 code (written by LegacyFixtureGenerator.cs at commit 8b0565f, the last v1 writer; removed since) still load
 /// and score exactly as they did then.
 /// </summary>
 public class LegacyModelTests
