@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Plotting;
@@ -51,8 +52,9 @@ internal static class TinyViMBench
 
         // 3. PredictionEngine latency (one image per call).
         var pixels = new MLContext().Data.LoadFromEnumerable(new[] { new Row { Pixels = new float[3 * 64 * 64] } });
-        var vecModel = new TorchImageClassificationTransformer(ml, clf.Description with { InputColumn = "Pixels", InputIsVector = true, SourceChannels = 3 },
-            clf.Network, clf.Device);
+        var image = (ImageInputSpec)clf.Description.Inputs[0];
+        var vecModel = new TorchImageClassificationTransformer(ml,
+            clf.Description with { Inputs = new InputSpec[] { image with { Column = "Pixels", IsVector = true, SourceChannels = 3 } } }, clf.Network, clf.Device);
         using var engine = ml.Model.CreatePredictionEngine<Row, ScoreRow>(vecModel, new PredictionEngineOptions { OwnsTransformer = false });
         var one = new Row { Pixels = Enumerable.Range(0, 3 * 64 * 64).Select(i => (i % 97) / 97f).ToArray() };
         var lat = new List<double>();

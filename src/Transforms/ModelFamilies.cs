@@ -1,5 +1,6 @@
 using System.Text.Json;
-using MLNetExtensions.Core.Inference;
+using System.Runtime.CompilerServices;
+using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Baselines;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
@@ -8,10 +9,20 @@ using MLNetExtensions.Transforms.TinyViM;
 
 namespace MLNetExtensions;
 
-/// <summary>Every model family's registration with <see cref="TorchModelRegistry"/> (architecture name → factory).</summary>
+/// <summary>
+/// Every model family's registration with <see cref="TorchModelRegistry"/> (architecture name → factory). Runs as this
+/// assembly's module initializer, so the registry is filled before any family type (an architecture record, a network)
+/// can be used — no estimator or loader has to remember a registration call.
+/// </summary>
 internal static class ModelFamilies
 {
-    internal static readonly Action[] All =
+    [ModuleInitializer]
+    internal static void RegisterAll()
+    {
+        foreach (var register in All) register();
+    }
+
+    private static readonly Action[] All =
     {
         () => TorchModelRegistry.Register(SimpleConvNet.Architecture,
             (json, classes) => new SimpleConvNet(JsonSerializer.Deserialize<SimpleConvNetConfig>(json)!, classes)),

@@ -4,6 +4,8 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;
+using MLNetExtensions.Core.Models;
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Training;
 using TorchSharp;
@@ -25,27 +27,26 @@ public enum ExcpModelPayload
 }
 
 /// <summary>
-/// A chosen step of an ExCP training chain (written by one of the suite's image-classifier trainers with
-/// <see cref="TorchTrainerOptions.ExcpCheckpoints"/>) served as an ML.NET transformer: <c>Score</c> and
-/// <c>PredictedLabel</c> exactly as <see cref="TorchImageClassificationTransformer"/> (it is one), built from the chain
+/// A chosen step of an ExCP training chain (written by any of the suite's trainers with
+/// <see cref="TorchTrainerOptions.ExcpCheckpoints"/>: classifiers, segmenters, video classifiers) served as an ML.NET
+/// transformer with the outputs its trainer's model has (e.g. <c>Score</c>/<c>PredictedLabel</c>), built from the chain
 /// alone (the step's embedded <see cref="ExcpModelCard"/> rebuilds the network). Round-trips through
 /// <c>mlContext.Model.Save/Load</c> (<c>RegisterMLNetExtensions()</c> first) with the payload chosen by
 /// <see cref="ExcpModelPayload"/>; the chain folder is not needed to load the saved model.
 /// </summary>
-public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransformer
+public sealed class ExcpCheckpointTransformer : TorchTransformerBase
 {
-    internal new const string LoaderSignature = "MLNetExtExcpCheckpoint";
-    private static readonly MLNetInternals.ModelVersion Version = new("MLXEXCPT", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
-    private const string WeightsStream = "Weights.safetensors";
+    internal const string LoaderSignature = "MLNetExtExcpCheckpoint";
+    private static readonly MLNetInternals.ModelVersion Version = new("MLXEXCPT", 0x00020001, 0x00020001, 0x00010001, LoaderSignature);
 
     /// <summary>One file of the chain path key frame → step, as read from disk or from a model zip.</summary>
     private sealed record LinkBlob(long Step, long ParentStep, bool IsKeyFrame, string FileName, byte[] Bytes);
 
     private readonly IReadOnlyList<LinkBlob>? _links;
 
-    private ExcpCheckpointTransformer(IHostEnvironment env, ImageClassifierDescription description, nn.Module<Tensor, Tensor> model, Device device,
+    private ExcpCheckpointTransformer(IHostEnvironment env, ModelDescription description, TorchNetwork model, Device device,
         int inferenceBatchSize, string chainDirectory, long step, string reconstructionSha256, ExcpModelPayload payload, IReadOnlyList<LinkBlob>? links)
-        : base(env, description, model, device, inferenceBatchSize)
+        : base(env, nameof(ExcpCheckpointTransformer), description with { InferenceBatchSize = inferenceBatchSize }, model, device)
     {
         ChainDirectory = chainDirectory;
         Step = step;
@@ -63,6 +64,8 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
     /// <summary>What <c>mlContext.Model.Save</c> embeds.</summary>
     public ExcpModelPayload Payload { get; }
 
+    private protected override MLNetInternals.ModelVersion PersistenceVersion => Version;
+
     /// <summary>
     /// Decodes step <paramref name="step"/> (null = the last) of the chain in <paramref name="chainDirectory"/> (the
     /// <c>excp</c> folder inside a trainer's <c>CheckpointDirectory</c>) and wraps it as a servable transformer.
@@ -75,7 +78,7 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
     /// <exception cref="ExcpFormatException">A file of the path key frame → step is missing or corrupt (names file and step).</exception>
     /// <exception cref="InvalidDataException">No usable model description, or it does not match the step's tensors.</exception>
     public static ExcpCheckpointTransformer Create(IHostEnvironment env, string chainDirectory, long? step = null,
-        ImageClassifierDescription? description = null, ExcpModelPayload payload = ExcpModelPayload.DecodedWeights,
+        ModelDescription? description = null, ExcpModelPayload payload = ExcpModelPayload.DecodedWeights,
         string? device = null, int inferenceBatchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(env);
@@ -88,12 +91,12 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
         var card = CardOnPath(blobs, b => Path.Combine(chain.Directory, b.FileName)) ?? ExcpModelCard.TryRead(chain.Directory);
         var d = description ?? card?.Description
             ?? throw new InvalidDataException($"ExCP {stepSource} carries no model description (no '{ExcpModelCard.ExtraKey}' extra and no '{Path.Combine(chain.Directory, ExcpModelCard.FileName)}'): " +
-                "the chain was not written by one of the suite's image-classifier trainers; pass the description.");
+                "the chain was not written by one of the suite's trainers; pass the description.");
         if (description == null && card != null && !card.Matches(ck, out var why))
             throw new InvalidDataException($"ExCP {stepSource}: the model card does not match the step's tensors ({why}).");
         var model = Rebuild(d, ck, stepSource);
         var dev = TorchDevices.Resolve(device, env as MLContext);
-        model.to(dev);
+        model.Module.to(dev);
         return new ExcpCheckpointTransformer(env, d, model, dev, inferenceBatchSize, chain.Directory, entry.Step, Hex(entry.ReconstructionHash),
             payload, payload == ExcpModelPayload.ChainLinks ? blobs : null);
     }
@@ -195,24 +198,24 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
     private static ExcpModelCard? CardOf(IReadOnlyDictionary<string, byte[]> extras, string source) =>
         extras.TryGetValue(ExcpModelCard.ExtraKey, out var bytes) ? ExcpModelCard.Parse(bytes, $"in {source}") : null;
 
-    private static nn.Module<Tensor, Tensor> Rebuild(ImageClassifierDescription d, TrainingCheckpoint ck, string source)
+    private static TorchNetwork Rebuild(ModelDescription d, TrainingCheckpoint ck, string source)
     {
-        var model = TorchModelRegistry.Create(d.Architecture, d.ConfigJson, d.NumClasses);
-        try { TorchCheckpointAdapter.Restore(ck, model, null, strict: true); }
+        var net = TorchModelRegistry.BuildNetwork(d.Architecture, d.ConfigJson, d.NumClasses);
+        try { TorchCheckpointAdapter.Restore(ck, net.Module, null, strict: true); }
         catch (ArgumentException e)
         {
-            model.Dispose();
+            net.Module.Dispose();
             throw new InvalidDataException($"ExCP {source} does not fit a '{d.Architecture}' network: {e.Message}", e);
         }
-        model.eval();
-        return model;
+        net.Module.eval();
+        return net;
     }
 
     private static string Hex(byte[] h) => Convert.ToHexString(h).ToLowerInvariant();
 
     // ---- persistence ---------------------------------------------------------------------------------------------------
     private sealed record SavedLink(long Step, long ParentStep, bool IsKeyFrame, string FileName, string Stream);
-    private sealed record SavedInfo(ImageClassifierDescription Description, string ChainDirectory, long Step, string ReconstructionSha256,
+    private sealed record SavedInfo(ModelDescription Description, string ChainDirectory, long Step, string ReconstructionSha256,
         ExcpModelPayload Payload, string? WeightsSha256, SavedLink[]? Links);
 
     protected override void SaveModel(ModelSaveContext ctx)
@@ -223,7 +226,7 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
         if (Payload == ExcpModelPayload.DecodedWeights)
         {
             using var ms = new MemoryStream();
-            SafeTensors.Write(ms, Network.state_dict());
+            SafeTensors.Write(ms, Model.state_dict());
             var bytes = ms.ToArray();
             weightsHash = Hex(SHA256.HashData(bytes));
             streams.Add((WeightsStream, w => w.Write(bytes)));
@@ -237,7 +240,7 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
                 streams.Add((links[i].Stream, w => w.Write(bytes)));
             }
         }
-        var info = new SavedInfo(Description, ChainDirectory, Step, ReconstructionSha256, Payload, weightsHash, links);
+        var info = new SavedInfo(Description with { InferenceBatchSize = InferenceBatchSize }, ChainDirectory, Step, ReconstructionSha256, Payload, weightsHash, links);
         MLNetInternals.Save(ctx, Version, typeof(ExcpCheckpointTransformer), w => w.Write(JsonSerializer.Serialize(info)), streams);
     }
 
@@ -248,11 +251,14 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
         SavedInfo info;
         try
         {
-            info = JsonSerializer.Deserialize<SavedInfo>(load.Reader.ReadString()) ?? throw new InvalidDataException("The ExCP model's description is empty.");
+            var json = load.Reader.ReadString();
+            info = load.VersionWritten >= 0x00020001
+                ? JsonSerializer.Deserialize<SavedInfo>(json) ?? throw new InvalidDataException("The ExCP model's description is empty.")
+                : (JsonSerializer.Deserialize<SavedInfoV1>(json) ?? throw new InvalidDataException("The ExCP model's description is empty.")).Upgrade();
         }
         catch (JsonException e) { throw new InvalidDataException($"The ExCP model's description is unreadable: {e.Message}", e); }
         static byte[] All(BinaryReader r) { using var ms = new MemoryStream(); r.BaseStream.CopyTo(ms); return ms.ToArray(); }
-        nn.Module<Tensor, Tensor> model;
+        TorchNetwork model;
         List<LinkBlob>? blobs = null;
         if (info.Payload == ExcpModelPayload.DecodedWeights)
         {
@@ -261,9 +267,9 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
                 throw new InvalidDataException($"The model zip's stream '{WeightsStream}' (ExCP step {info.Step}) is corrupt: SHA-256 mismatch.");
             Dictionary<string, Tensor> weights;
             using (var ms = new MemoryStream(bytes)) weights = SafeTensors.Read(ms);
-            model = TorchModelRegistry.Create(info.Description.Architecture, info.Description.ConfigJson, info.Description.NumClasses);
-            TrainingCheckpointStore.LoadInto(model, weights, $"model zip (ExCP step {info.Step})");
-            model.eval();
+            model = TorchModelRegistry.BuildNetwork(info.Description.Architecture, info.Description.ConfigJson, info.Description.NumClasses);
+            StateDicts.LoadStrict(model.Module, weights, $"model zip (ExCP step {info.Step})");
+            model.Module.eval();
         }
         else
         {
@@ -276,11 +282,18 @@ public sealed class ExcpCheckpointTransformer : TorchImageClassificationTransfor
             model = Rebuild(info.Description, ck, source);
         }
         var device = TorchDevices.Resolve(null, env as MLContext);
-        model.to(device);
-        return new ExcpCheckpointTransformer(env, info.Description, model, device, 64, info.ChainDirectory, info.Step, info.ReconstructionSha256, info.Payload, blobs);
+        model.Module.to(device);
+        return new ExcpCheckpointTransformer(env, info.Description, model, device, info.Description.InferenceBatchSize, info.ChainDirectory, info.Step, info.ReconstructionSha256, info.Payload, blobs);
     }
 
-    internal static new void RegisterLoader(ComponentCatalog catalog) =>
+    /// <summary>What version 1 saved (an image-classifier description).</summary>
+    private sealed record SavedInfoV1(ImageClassifierDescription Description, string ChainDirectory, long Step, string ReconstructionSha256,
+        ExcpModelPayload Payload, string? WeightsSha256, SavedLink[]? Links)
+    {
+        public SavedInfo Upgrade() => new(Description.ToModelDescription(), ChainDirectory, Step, ReconstructionSha256, Payload, WeightsSha256, Links);
+    }
+
+    internal static void RegisterLoader(ComponentCatalog catalog) =>
         MLNetInternals.RegisterLoader(catalog, typeof(ExcpCheckpointTransformer), LoaderSignature,
             typeof(ExcpCheckpointTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static,
                 new[] { typeof(IHostEnvironment), typeof(object) })!);

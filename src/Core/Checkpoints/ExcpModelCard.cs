@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MLNetExtensions.Core.Inference;
+using MLNetExtensions.Core.Models;
 using MLNetExtensions.Core.IO;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,14 +14,14 @@ namespace MLNetExtensions.Core.Checkpoints;
 public sealed record ExcpTensorSignature(string Name, long[] Shape);
 
 /// <summary>
-/// What it takes to rebuild the network of an ExCP training chain: the classifier description (architecture, training
-/// config JSON, classes, input geometry, normalisation, output column names) and the names and shapes of the tensors the
+/// What it takes to rebuild the network of an ExCP training chain: the model description (task, architecture, training
+/// config JSON, classes, inputs with their geometry and normalisation, outputs) of any of the suite's trainers, and the names and shapes of the tensors the
 /// network stores in the chain. Trainers write it next to the chain (<c>excp/model.json</c>) and embed it in every key
 /// frame as the extra <see cref="ExtraKey"/>, so any step (which decodes from its key frame) is self-describing.
 /// </summary>
 /// <remarks>
-/// File format (UTF-8 JSON): <c>format</c> = <see cref="FormatId"/>, <c>version</c> (1), <c>kind</c>
-/// (<c>image-classifier</c>), <c>description</c> (the description as a JSON string), <c>tensors</c> (signature) and
+/// File format (UTF-8 JSON): <c>format</c> = <see cref="FormatId"/>, <c>version</c> (2; 1 = an image-classifier
+/// description, still read), <c>kind</c> (the description's task), <c>description</c> (the description as a JSON string), <c>tensors</c> (signature) and
 /// <c>sha256</c> over the description string and the signature lines, checked on every read. Written atomically.
 /// </remarks>
 public sealed class ExcpModelCard
@@ -32,25 +33,25 @@ public sealed class ExcpModelCard
     /// <summary>Format identifier.</summary>
     public const string FormatId = "mlnetextensions/excp-model-card";
     /// <summary>Current version.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
     private const string ImageClassifierKind = "image-classifier";
     // Compact and with \" rather than \u0022 inside the embedded description: the card rides in key-frame manifests.
     private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Creates a card from a description and the tensors the network stores in a checkpoint (its training form).</summary>
-    public ExcpModelCard(ImageClassifierDescription description, IReadOnlyList<ExcpTensorSignature> tensors)
+    public ExcpModelCard(ModelDescription description, IReadOnlyList<ExcpTensorSignature> tensors)
     {
         Description = description ?? throw new ArgumentNullException(nameof(description));
         Tensors = tensors ?? throw new ArgumentNullException(nameof(tensors));
     }
 
-    /// <summary>Architecture, training config, classes, input geometry and normalisation.</summary>
-    public ImageClassifierDescription Description { get; }
+    /// <summary>Task, architecture, training config, classes, inputs and outputs.</summary>
+    public ModelDescription Description { get; }
     /// <summary>Tensors the network stores in a checkpoint (parameters and float buffers), in module order.</summary>
     public IReadOnlyList<ExcpTensorSignature> Tensors { get; }
 
     /// <summary>The card of a network: its description plus the names and shapes of what a checkpoint of it holds.</summary>
-    public static ExcpModelCard For(ImageClassifierDescription description, nn.Module network)
+    public static ExcpModelCard For(ModelDescription description, nn.Module network)
     {
         ArgumentNullException.ThrowIfNull(network);
         return new ExcpModelCard(description, SignatureOf(network));
@@ -97,7 +98,7 @@ public sealed class ExcpModelCard
     public byte[] ToBytes()
     {
         var d = JsonSerializer.Serialize(Description, Compact);
-        var env = new Envelope(FormatId, CurrentVersion, ImageClassifierKind, d, Tensors.ToArray(), Hash(d, Tensors));
+        var env = new Envelope(FormatId, CurrentVersion, Description.Task, d, Tensors.ToArray(), Hash(d, Tensors));
         return JsonSerializer.SerializeToUtf8Bytes(env, Compact);
     }
 
@@ -110,15 +111,16 @@ public sealed class ExcpModelCard
         catch (JsonException e) { throw new InvalidDataException($"ExCP model card {source} is not valid JSON: {e.Message}", e); }
         if (env == null || env.Format != FormatId) throw new InvalidDataException($"ExCP model card {source} is not an ExCP model card (format '{env?.Format}').");
         if (env.Version > CurrentVersion) throw new InvalidDataException($"ExCP model card {source} has version {env.Version}; this build reads up to {CurrentVersion}.");
-        if (env.Kind != ImageClassifierKind) throw new InvalidDataException($"ExCP model card {source} describes a '{env.Kind}'; only '{ImageClassifierKind}' networks can be served.");
+        if (env.Version == 1 && env.Kind != ImageClassifierKind) throw new InvalidDataException($"ExCP model card {source} (version 1) describes a '{env.Kind}'; version-1 cards describe '{ImageClassifierKind}' networks only.");
         if (env.Description == null || env.Tensors == null || env.Tensors.Any(t => t?.Name == null || t.Shape == null))
             throw new InvalidDataException($"ExCP model card {source} is incomplete.");
         if (!string.Equals(Hash(env.Description, env.Tensors), env.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"ExCP model card {source} is corrupt (checksum mismatch).");
+        if (env.Version >= 2) return new ExcpModelCard(ModelDescription.Parse(env.Description, $"ExCP model card {source}"), env.Tensors);
         ImageClassifierDescription? d;
         try { d = JsonSerializer.Deserialize<ImageClassifierDescription>(env.Description); }
         catch (JsonException e) { throw new InvalidDataException($"ExCP model card {source} has an unreadable description: {e.Message}", e); }
-        return new ExcpModelCard(d ?? throw new InvalidDataException($"ExCP model card {source} has an empty description."), env.Tensors);
+        return new ExcpModelCard((d ?? throw new InvalidDataException($"ExCP model card {source} has an empty description.")).ToModelDescription(), env.Tensors);
     }
 
     /// <summary>Writes the card as <c>model.json</c> in <paramref name="chainDirectory"/> (atomic).</summary>

@@ -11,13 +11,13 @@ public static class ExcpServing
     /// (Transform, PredictionEngine, Save). Throws when the chain is empty, lacks the step, or the architecture differs.
     /// A transformer whose network was folded for serving (e.g. BatchNorm fused) has other parameters: use an unfolded one.
     /// </summary>
-    public static long LoadStep(TorchImageClassificationTransformer transformer, string chainDirectory, long? step = null)
+    public static long LoadStep(TorchTransformerBase transformer, string chainDirectory, long? step = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         var chain = ExcpChain.Open(chainDirectory);
         if (chain.Entries.Count == 0) throw new ArgumentException($"ExCP chain '{chainDirectory}' has no steps.", nameof(chainDirectory));
         long s = step ?? chain.Entries[^1].Step;
-        TorchCheckpointAdapter.Restore(chain.Read(s), transformer.Network, null, strict: true);
+        TorchCheckpointAdapter.Restore(chain.Read(s), transformer.Model, null, strict: true);
         return s;
     }
 }

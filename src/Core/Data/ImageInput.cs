@@ -31,7 +31,7 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
         if (type is ImageDataViewType img)
         {
             if (img.Height == 0 || img.Width == 0)
-                throw new ArgumentException($"Column '{column}' is an image of unknown size; add mlContext.Transforms.ResizeImages(...) so its height and width are fixed.", nameof(column));
+                throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' is an image of unknown size; add mlContext.Transforms.ResizeImages(...) so its height and width are fixed.");
             return new ImageInput(column, modelChannels, img.Height, img.Width);
         }
         if (type is VectorDataViewType vec && vec.ItemType == NumberDataViewType.Single && vec.IsKnownSize)
@@ -49,11 +49,11 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
                         if (side * side * ch == vec.Size) { cc = ch; hh = ww = side; break; }
                     }
                 }
-                if (cc == 0) throw new ArgumentException($"Column '{column}' is a flat Vector<Single> of {vec.Size} values; declare its channels, height and width in the options.", nameof(column));
+                if (cc == 0) throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' is a flat Vector<Single> of {vec.Size} values; declare its channels, height and width in the options.");
             }
             if (cc * hh * ww != vec.Size)
-                throw new ArgumentException($"Column '{column}' has {vec.Size} values but the declared image is {cc}×{hh}×{ww} = {cc * hh * ww}.", nameof(column));
-            if (cc != 1 && cc != 3) throw new ArgumentException($"Column '{column}': expected 1 or 3 channels, got {cc}.", nameof(column));
+                throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' has {vec.Size} values but the declared image is {cc}×{hh}×{ww} = {cc * hh * ww}.");
+            if (cc != 1 && cc != 3) throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}': expected 1 or 3 channels, got {cc}.");
             return new ImageInput(column, modelChannels, hh, ww) { SourceChannels = cc, IsVector = true };
         }
         throw SchemaError.WrongType(column, "an image (MLImage) or a known-size Vector<Single> of C×H×W pixels", type);

@@ -1,87 +1,189 @@
+using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Binding;
+using MLNetExtensions.Core.Interop;
+using MLNetExtensions.Core.IO;
+using MLNetExtensions.Core.Models;
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Core.Inference;
 
-/// <summary>How one output column is derived from a row of the model's output (a float vector per row).</summary>
-public enum OutputKind
-{
-    /// <summary>The row's floats as a known-size <c>Vector&lt;Single&gt;</c>.</summary>
-    Scores,
-    /// <summary>Key = argmax + 1 over the row's floats (a scalar key, e.g. PredictedLabel).</summary>
-    ArgmaxKey,
-    /// <summary>Per-position keys: the row is Classes × Positions, output Vector&lt;Key&gt; of Positions (e.g. a segmentation map).</summary>
-    ArgmaxKeyMap,
-}
-
-/// <summary>An output column of a <see cref="TorchTransformerBase"/>.</summary>
-public sealed record TorchOutputColumn(string Name, OutputKind Kind, DataViewType Type, DataViewSchema.Annotations Annotations, int Classes = 0);
-
 /// <summary>
-/// Shared inference machinery for TorchSharp-backed transformers: output schema, a lazy batched <c>Transform</c>
-/// (reads <see cref="InferenceBatchSize"/> rows ahead, one forward per batch), a row-to-row mapper for
-/// <c>PredictionEngine</c> (one forward per row, shared by all output getters), eval mode + inference mode on the
-/// calling thread, bounded concurrent forwards, and disposal of the native module.
+/// The one serving base of the suite's TorchSharp models: N declared inputs (<see cref="ModelDescription.Inputs"/>, bound
+/// by the same <see cref="InputSpec"/>s as training) and M declared outputs (<see cref="ModelDescription.Outputs"/>,
+/// fixed-size scores and keys derived here, variable-length vectors and text made by a subclass in
+/// <see cref="Postprocess"/>). Gives the output schema, a lazy batched <c>Transform</c> (reads
+/// <see cref="InferenceBatchSize"/> rows ahead, one forward per batch), a row mapper for <c>PredictionEngine</c> (one
+/// forward per row, shared by all output getters), eval + inference mode, bounded concurrent forwards, persistence
+/// (description JSON + safetensors weights with SHA-256 checks) and disposal of the native module.
 /// </summary>
 public abstract class TorchTransformerBase : ITransformer, IDisposable
 {
+    /// <summary>Name of the weights stream inside the model zip.</summary>
+    public const string WeightsStream = "Weights.safetensors";
+
     private readonly SemaphoreSlim _gate;
     private bool _disposed;
+    private OutputColumn[]? _outputColumns;
 
-    protected TorchTransformerBase(IHostEnvironment env, string name, nn.Module model, Device device, int inferenceBatchSize)
+    /// <summary>Wraps a trained network (takes ownership; it is disposed with the transformer).</summary>
+    protected TorchTransformerBase(IHostEnvironment env, string name, ModelDescription description, TorchNetwork network, Device device)
     {
+        ArgumentNullException.ThrowIfNull(env);
+        Description = description ?? throw new ArgumentNullException(nameof(description));
+        TorchNetwork = network ?? throw new ArgumentNullException(nameof(network));
+        if (description.ClassNames.Length != description.NumClasses)
+            throw new ArgumentException($"The description lists {description.ClassNames.Length} class names for {description.NumClasses} classes.", nameof(description));
         Host = env.Register(name);
-        MLNetExtensions.Core.Torch.ConvolutionBackend.EnsureCorrect();
-        Model = model;
+        ConvolutionBackend.EnsureCorrect();
         Device = device;
-        InferenceBatchSize = inferenceBatchSize;
+        InferenceBatchSize = description.InferenceBatchSize;
         Model.eval();
         _gate = new SemaphoreSlim(Math.Max(1, Environment.ProcessorCount));
     }
 
+    /// <summary>ML.NET host of this transformer.</summary>
     protected IHost Host { get; }
+    /// <summary>Architecture, inputs, outputs and classes of this model.</summary>
+    public ModelDescription Description { get; }
+    /// <summary>The network with its named forward.</summary>
+    public TorchNetwork TorchNetwork { get; }
     /// <summary>The served module (eval mode).</summary>
-    public nn.Module Model { get; }
+    public nn.Module Model => TorchNetwork.Module;
     /// <summary>Device the module lives on.</summary>
     public Device Device { get; }
-    /// <summary>Rows per forward in <see cref="Transform"/>.</summary>
+    /// <summary>Rows per forward in <see cref="Transform"/> (saved with the model).</summary>
     public int InferenceBatchSize { get; set; }
 
-    /// <summary>The input column read by the model.</summary>
-    protected abstract string InputColumnName { get; }
-    /// <summary>Checks the input column's type and returns the per-row filler factory and the tensor shape of one row.</summary>
-    protected abstract (Func<DataViewRow, IRowFiller> Filler, long[] RowShape) BindInput(DataViewSchema inputSchema);
-    /// <summary>Output columns, in order.</summary>
-    protected abstract IReadOnlyList<TorchOutputColumn> OutputColumns { get; }
-    /// <summary>Runs the model on a (B, …) batch already on <see cref="Device"/>; returns (B, width) floats (e.g. probabilities).</summary>
-    protected abstract Tensor Forward(Tensor batch);
+    /// <summary>The serving inputs with run-time parts attached (e.g. a tokenizer); default the description's features.</summary>
+    protected virtual IReadOnlyList<InputSpec> FeatureInputs => Description.Features.ToList();
 
+    /// <summary>Persistence version of the concrete transformer.</summary>
+    private protected abstract MLNetInternals.ModelVersion PersistenceVersion { get; }
+
+    /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
 
+    /// <summary>The feature inputs resolved against <paramref name="schema"/> (throws naming the column).</summary>
+    internal IReadOnlyList<InputSpec> Bind(DataViewSchema schema) => FeatureInputs.Select(s => s.Resolve(schema)).ToList();
+
+    /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        BindInput(inputSchema);
+        Bind(inputSchema);
         var b = new DataViewSchema.Builder();
         b.AddColumns(inputSchema);
-        foreach (var c in OutputColumns) b.AddColumn(c.Name, c.Type, c.Annotations);
+        foreach (var c in OutputColumns) b.AddColumn(c.Spec.Column, c.Type, c.Annotations);
         return b.ToSchema();
     }
 
-    public IDataView Transform(IDataView input) => new BatchedView(this, input);
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input) => new TorchBatchedView(this, input);
 
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new RowMapper(this, inputSchema);
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new TorchRowMapper(this, inputSchema);
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => SaveModel(ctx);
 
-    /// <summary>Writes the model into ML.NET's model zip (see <see cref="Interop.MLNetInternals"/>).</summary>
-    protected abstract void SaveModel(ModelSaveContext ctx);
+    // ---- outputs ---------------------------------------------------------------------------------------------------
+    internal sealed record OutputColumn(OutputSpec Spec, DataViewType Type, DataViewSchema.Annotations Annotations);
 
-    /// <summary>Scores <paramref name="rows"/> rows held in <paramref name="buffer"/>; returns per row its output floats.</summary>
-    internal float[] Score(float[] buffer, int rows, long[] rowShape, out int width)
+    internal IReadOnlyList<OutputColumn> OutputColumns => _outputColumns ??= Description.Outputs.Select(MakeColumn).ToArray();
+
+    private OutputColumn MakeColumn(OutputSpec o)
+    {
+        var d = Description;
+        var names = new VBuffer<ReadOnlyMemory<char>>(d.NumClasses, d.ClassNames.Select(n => n.AsMemory()).ToArray());
+        var textVec = new VectorDataViewType(TextDataViewType.Instance, Math.Max(1, d.NumClasses));
+        DataViewSchema.Annotations KeyValues()
+        {
+            if (!o.ClassAnnotations || d.NumClasses == 0) return DataViewSchema.Annotations.Empty;
+            var a = new DataViewSchema.Annotations.Builder();
+            a.Add(ColumnNames.KeyValues, textVec, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+            return a.ToAnnotations();
+        }
+        switch (o.Kind)
+        {
+            case OutputKind.Scores:
+                var ann = DataViewSchema.Annotations.Empty;
+                if (o.ClassAnnotations)
+                {
+                    var a = new DataViewSchema.Annotations.Builder();
+                    a.Add(ColumnNames.SlotNames, textVec, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+                    a.Add(ColumnNames.ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
+                    a.Add(ColumnNames.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
+                    a.Add(ColumnNames.ScoreColumnSetId, new KeyDataViewType(typeof(uint), int.MaxValue), (ref uint v) => v = 1);
+                    a.Add(ColumnNames.TrainingLabelValues, textVec, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+                    ann = a.ToAnnotations();
+                }
+                return new OutputColumn(o, new VectorDataViewType(NumberDataViewType.Single, o.Shape), ann);
+            case OutputKind.ArgmaxKey:
+                return new OutputColumn(o, new KeyDataViewType(typeof(uint), o.Classes), KeyValues());
+            case OutputKind.ArgmaxKeyMap:
+                return new OutputColumn(o, new VectorDataViewType(new KeyDataViewType(typeof(uint), o.Classes), o.Shape.Aggregate(1, (x, y) => x * y)), KeyValues());
+            case OutputKind.VariableScores:
+                return new OutputColumn(o, new VectorDataViewType(NumberDataViewType.Single), DataViewSchema.Annotations.Empty);
+            case OutputKind.VariableKeys:
+                return new OutputColumn(o, new VectorDataViewType(new KeyDataViewType(typeof(uint), o.Classes)), KeyValues());
+            case OutputKind.Text:
+                return new OutputColumn(o, TextDataViewType.Instance, DataViewSchema.Annotations.Empty);
+            default: throw new NotSupportedException(o.Kind.ToString());
+        }
+    }
+
+    /// <summary>
+    /// Per output (in <see cref="ModelDescription.Outputs"/> order) and per row: <c>float[]</c> (scores),
+    /// <c>uint</c> (a key), <c>uint[]</c> (keys) or <c>string</c> (text). The default derives the fixed-size kinds from the
+    /// network's outputs; a subclass with variable-length or text outputs overrides it (and may call the base for the rest).
+    /// </summary>
+    protected virtual object[][] Postprocess(IReadOnlyDictionary<string, Tensor> outputs, int rows)
+    {
+        var result = new object[Description.Outputs.Length][];
+        for (int i = 0; i < result.Length; i++) result[i] = Derive(Description.Outputs[i], outputs, rows);
+        return result;
+    }
+
+    /// <summary>The rows of one fixed-size output (<see cref="OutputKind.Scores"/>, <see cref="OutputKind.ArgmaxKey"/>, <see cref="OutputKind.ArgmaxKeyMap"/>).</summary>
+    protected static object[] Derive(OutputSpec o, IReadOnlyDictionary<string, Tensor> outputs, int rows)
+    {
+        if (!outputs.TryGetValue(o.Source, out var t))
+            throw new InvalidOperationException($"Output column '{o.Column}' reads network output '{o.Source}', which the network did not return ({string.Join(", ", outputs.Keys)}).");
+        t = o.Activation switch { OutputActivation.Softmax => t.softmax(1), OutputActivation.Sigmoid => t.sigmoid(), _ => t };
+        var res = new object[rows];
+        switch (o.Kind)
+        {
+            case OutputKind.Scores:
+            {
+                var flat = t.to(float32).reshape(rows, -1).cpu().contiguous().data<float>().ToArray();
+                int w = flat.Length / rows;
+                for (int r = 0; r < rows; r++) res[r] = flat.AsSpan(r * w, w).ToArray();
+                return res;
+            }
+            case OutputKind.ArgmaxKey:
+            {
+                var idx = t.reshape(rows, -1).argmax(1).cpu().data<long>().ToArray();
+                for (int r = 0; r < rows; r++) res[r] = (uint)idx[r] + 1;
+                return res;
+            }
+            case OutputKind.ArgmaxKeyMap:
+            {
+                var idx = t.argmax(1).reshape(rows, -1).cpu().contiguous().data<long>().ToArray();
+                int p = idx.Length / rows;
+                for (int r = 0; r < rows; r++) { var m = new uint[p]; for (int j = 0; j < p; j++) m[j] = (uint)idx[r * p + j] + 1; res[r] = m; }
+                return res;
+            }
+            default:
+                throw new NotSupportedException($"Output column '{o.Column}' is {o.Kind}; the transformer must produce it in Postprocess.");
+        }
+    }
+
+    /// <summary>Runs the network on a filled batch (valid rows only) and returns the per-output, per-row values.</summary>
+    internal object[][] Score(HostBatch batch, IReadOnlyList<InputSpec> inputs)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _gate.Wait();
@@ -89,17 +191,16 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         {
             using var scope = torch.NewDisposeScope();
             using var mode = torch.inference_mode();
-            var shape = new long[rowShape.Length + 1];
-            shape[0] = rows;
-            rowShape.CopyTo(shape, 1);
-            var x = torch.tensor(buffer.AsSpan(0, (int)(rows * rowShape.Aggregate(1L, (a, b) => a * b))).ToArray(), shape).to(Device);
-            var y = Forward(x).to(torch.float32).cpu().contiguous();
-            width = (int)(y.numel() / rows);
-            return y.data<float>().ToArray();
+            var outputs = TorchNetwork.Forward(ModelInputs.From(batch, inputs, Device));
+            return Postprocess(outputs, batch.Count);
         }
         finally { _gate.Release(); }
     }
 
+    /// <summary>Scores rows given as HostBatch directly (benchmarks, tests): features bound to the description's geometry.</summary>
+    public object[][] Score(HostBatch batch) => Score(batch, FeatureInputs);
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         if (_disposed) return;
@@ -109,196 +210,69 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    // ---- getters over a row's output ----------------------------------------------------------------------------
-    internal Delegate MakeGetter(TorchOutputColumn col, Func<(float[] Data, int Offset, int Width)> current)
+    // ---- persistence -----------------------------------------------------------------------------------------------
+    /// <summary>Extra streams a subclass stores beside the weights (e.g. its tokenizer), by stream name.</summary>
+    protected virtual IEnumerable<(string Stream, byte[] Bytes)> ExtraStreams() => Array.Empty<(string, byte[])>();
+
+    /// <summary>Writes the description (with SHA-256 of every stream) and the weights into ML.NET's model zip.</summary>
+    protected virtual void SaveModel(ModelSaveContext ctx)
     {
-        switch (col.Kind)
-        {
-            case OutputKind.Scores:
-                return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-                {
-                    var (data, off, w) = current();
-                    var editor = VBufferEditor.Create(ref dst, w);
-                    data.AsSpan(off, w).CopyTo(editor.Values);
-                    dst = editor.Commit();
-                });
-            case OutputKind.ArgmaxKey:
-                return (ValueGetter<uint>)((ref uint dst) =>
-                {
-                    var (data, off, w) = current();
-                    dst = (uint)ArgMax(data.AsSpan(off, w)) + 1;
-                });
-            case OutputKind.ArgmaxKeyMap:
-                return (ValueGetter<VBuffer<uint>>)((ref VBuffer<uint> dst) =>
-                {
-                    var (data, off, w) = current();
-                    int classes = col.Classes, positions = w / classes;
-                    var editor = VBufferEditor.Create(ref dst, positions);
-                    for (int p = 0; p < positions; p++)
-                    {
-                        int best = 0; float bv = float.NegativeInfinity;
-                        for (int c = 0; c < classes; c++) { var v = data[off + c * positions + p]; if (v > bv) { bv = v; best = c; } }
-                        editor.Values[p] = (uint)best + 1;
-                    }
-                    dst = editor.Commit();
-                });
-            default: throw new NotSupportedException(col.Kind.ToString());
-        }
+        using var ms = new MemoryStream();
+        SafeTensors.Write(ms, Model.state_dict());
+        var streams = new List<(string, byte[])> { (WeightsStream, ms.ToArray()) };
+        streams.AddRange(ExtraStreams());
+        var hashes = streams.ToDictionary(s => s.Item1, s => Sha256(s.Item2));
+        var d = Description with { InferenceBatchSize = InferenceBatchSize, StreamSha256 = hashes, Version = 2 };
+        MLNetInternals.Save(ctx, PersistenceVersion, GetType(), w => w.Write(d.ToJson()),
+            streams.Select(s => (s.Item1, (Action<BinaryWriter>)(w => w.Write(s.Item2)))).ToList());
     }
 
-    private static int ArgMax(ReadOnlySpan<float> s)
+    /// <summary>Hex SHA-256.</summary>
+    protected static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+
+    /// <summary>What a loader read: the description, the raw streams and the ML.NET load context.</summary>
+    private protected sealed record Loaded(ModelDescription Description, TorchNetwork Network, Device Device, MLNetInternals.LoadContext Context);
+
+    /// <summary>
+    /// Reads a version-2 model: the description, every stream it lists checked against its SHA-256 (a corrupt zip names
+    /// the stream), the network rebuilt from the registry with its weights (strict), on the MLContext's device.
+    /// </summary>
+    private protected static Loaded LoadV2(IHostEnvironment env, MLNetInternals.LoadContext load, Type type, string json)
     {
-        int best = 0;
-        for (int i = 1; i < s.Length; i++) if (s[i] > s[best]) best = i;
-        return best;
+        var d = ModelDescription.Parse(json, $"the {type.Name} model zip");
+        var weights = ReadVerified(load, d, WeightsStream, type);
+        Dictionary<string, Tensor> tensors;
+        using (var ms = new MemoryStream(weights)) tensors = SafeTensors.Read(ms);
+        return new Loaded(d, Rebuild(env, d.Architecture, d.ConfigJson, d.NumClasses, tensors, "model zip"), DeviceOf(env), load);
     }
 
-    // ---- PredictionEngine path: one forward per row, cached by row position ---------------------------------------
-    private sealed class RowMapper : IRowToRowMapper
+    /// <summary>A stream of the zip, checked against the description's SHA-256 when it has one.</summary>
+    private protected static byte[] ReadVerified(MLNetInternals.LoadContext load, ModelDescription d, string stream, Type type)
     {
-        private readonly TorchTransformerBase _parent;
-        private readonly Func<DataViewRow, IRowFiller> _filler;
-        private readonly long[] _rowShape;
-        public RowMapper(TorchTransformerBase parent, DataViewSchema input)
-        {
-            _parent = parent; InputSchema = input; OutputSchema = parent.GetOutputSchema(input);
-            (_filler, _rowShape) = parent.BindInput(input);
-        }
-        public DataViewSchema InputSchema { get; }
-        public DataViewSchema OutputSchema { get; }
-
-        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
-            AppendedColumns.Dependencies(InputSchema, dependingColumns, _parent.InputColumnName);
-
-        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
-            new MappedRow(this, input, activeColumns.Select(c => c.Index).ToHashSet());
-
-        private sealed class MappedRow : DataViewRow
-        {
-            private readonly RowMapper _m;
-            private readonly DataViewRow _input;
-            private readonly HashSet<int> _active;
-            private readonly IRowFiller? _filler;
-            private long _cachedPos = -1;
-            private float[] _out = Array.Empty<float>();
-            private readonly float[] _buf;
-            public MappedRow(RowMapper m, DataViewRow input, HashSet<int> active)
-            {
-                _m = m; _input = input; _active = active;
-                bool needModel = active.Any(i => i >= m.InputSchema.Count);
-                _filler = needModel ? m._filler(input) : null;
-                _buf = needModel ? new float[_filler!.Size] : Array.Empty<float>();
-            }
-            public override DataViewSchema Schema => _m.OutputSchema;
-            public override long Position => _input.Position;
-            public override long Batch => _input.Batch;
-            public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
-            public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
-
-            private (float[], int, int) Current()
-            {
-                if (_cachedPos != _input.Position || _cachedPos < 0)
-                {
-                    _filler!.Fill(_buf);
-                    _out = _m._parent.Score(_buf, 1, _m._rowShape, out _);
-                    _cachedPos = _input.Position;
-                }
-                return (_out, 0, _out.Length);
-            }
-
-            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-            {
-                int n = _m.InputSchema.Count;
-                if (column.Index < n) return _input.GetGetter<TValue>(_m.InputSchema[column.Index]);
-                var col = _m._parent.OutputColumns[column.Index - n];
-                return (ValueGetter<TValue>)_m._parent.MakeGetter(col, Current);
-            }
-        }
+        var bytes = load.ReadStream(stream, r => { using var ms = new MemoryStream(); r.BaseStream.CopyTo(ms); return ms.ToArray(); });
+        if (d.StreamSha256.TryGetValue(stream, out var expected) && !string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"The {type.Name} model zip is corrupt: stream '{stream}' does not match its SHA-256 (expected {expected}).");
+        return bytes;
     }
 
-    // ---- Transform path: a lazy view scoring InferenceBatchSize rows per forward --------------------------------
-    private sealed class BatchedView : IDataView
+    /// <summary>Builds a registered network and loads <paramref name="weights"/> into it (strict, every key and shape).</summary>
+    private protected static TorchNetwork Rebuild(IHostEnvironment env, string architecture, string configJson, int classes,
+        Dictionary<string, Tensor> weights, string source)
     {
-        private readonly TorchTransformerBase _parent;
-        private readonly IDataView _input;
-        private readonly Func<DataViewRow, IRowFiller> _filler;
-        private readonly long[] _rowShape;
-        public BatchedView(TorchTransformerBase parent, IDataView input)
-        {
-            _parent = parent; _input = input;
-            Schema = parent.GetOutputSchema(input.Schema);
-            (_filler, _rowShape) = parent.BindInput(input.Schema);
-        }
-        public bool CanShuffle => false;
-        public DataViewSchema Schema { get; }
-        public long? GetRowCount() => _input.GetRowCount();
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-            new[] { GetRowCursor(columnsNeeded, rand) };
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        {
-            int n = _input.Schema.Count;
-            var needed = columnsNeeded.ToList();
-            var passthrough = needed.Where(c => c.Index < n).Select(c => _input.Schema[c.Index]).ToList();
-            bool needModel = needed.Any(c => c.Index >= n);
-            // The follower cursor serves pass-through columns row by row; the lead cursor (same order, no shuffle)
-            // reads ahead a batch of model inputs. Views return the same rows each time they are cursored.
-            var follower = _input.GetRowCursor(passthrough);
-            var lead = needModel ? _input.GetRowCursor(new[] { _input.Schema[_parent.InputColumnName] }) : null;
-            return new Cursor(this, follower, lead, needed.Select(c => c.Index).ToHashSet());
-        }
-
-        private sealed class Cursor : DataViewRowCursor
-        {
-            private readonly BatchedView _v;
-            private readonly DataViewRowCursor _follower;
-            private readonly DataViewRowCursor? _lead;
-            private readonly IRowFiller? _filler;
-            private readonly HashSet<int> _active;
-            private readonly float[] _in;
-            private float[] _out = Array.Empty<float>();
-            private int _width, _rowInBatch = -1, _rowsInBatch;
-            public Cursor(BatchedView v, DataViewRowCursor follower, DataViewRowCursor? lead, HashSet<int> active)
-            {
-                _v = v; _follower = follower; _lead = lead; _active = active;
-                _filler = lead != null ? v._filler(lead) : null;
-                _in = lead != null ? new float[_filler!.Size * v._parent.InferenceBatchSize] : Array.Empty<float>();
-            }
-            public override DataViewSchema Schema => _v.Schema;
-            public override long Position => _follower.Position;
-            public override long Batch => _follower.Batch;
-            public override ValueGetter<DataViewRowId> GetIdGetter() => _follower.GetIdGetter();
-            public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
-
-            public override bool MoveNext()
-            {
-                if (!_follower.MoveNext()) return false;
-                if (_lead != null && ++_rowInBatch >= _rowsInBatch)
-                {
-                    int size = _filler!.Size, rows = 0, cap = _v._parent.InferenceBatchSize;
-                    while (rows < cap && _lead.MoveNext()) { _filler.Fill(_in.AsSpan(rows * size, size)); rows++; }
-                    if (rows == 0) throw new InvalidOperationException("Input view returned fewer rows on the second cursor; it must be deterministic.");
-                    _out = _v._parent.Score(_in, rows, _v._rowShape, out _width);
-                    _width = _out.Length / rows;
-                    _rowsInBatch = rows; _rowInBatch = 0;
-                }
-                return true;
-            }
-
-            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-            {
-                int n = _v._input.Schema.Count;
-                if (column.Index < n) return _follower.GetGetter<TValue>(_v._input.Schema[column.Index]);
-                var col = _v._parent.OutputColumns[column.Index - n];
-                return (ValueGetter<TValue>)_v._parent.MakeGetter(col, () => (_out, _rowInBatch * _width, _width));
-            }
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing) { _follower.Dispose(); _lead?.Dispose(); }
-                base.Dispose(disposing);
-            }
-        }
+        var net = TorchModelRegistry.BuildNetwork(architecture, configJson, classes);
+        try { StateDicts.LoadStrict(net.Module, weights, source); }
+        catch { net.Module.Dispose(); throw; }
+        net.Module.to(DeviceOf(env));
+        net.Module.eval();
+        return net;
     }
+
+    /// <summary>The MLContext's device (CPU unless it asks for CUDA).</summary>
+    private protected static Device DeviceOf(IHostEnvironment env) => TorchDevices.Resolve(null, env as MLContext);
+
+    /// <summary>Registers <paramref name="type"/>'s private static <c>Create(IHostEnvironment, object)</c> as its loader.</summary>
+    protected static void RegisterLoader(ComponentCatalog catalog, Type type, string loaderSignature) =>
+        MLNetInternals.RegisterLoader(catalog, type, loaderSignature,
+            type.GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static, new[] { typeof(IHostEnvironment), typeof(object) })
+                ?? throw new InvalidOperationException($"{type.Name} has no private static Create(IHostEnvironment, object) loader."));
 }

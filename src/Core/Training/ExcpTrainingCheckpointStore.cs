@@ -55,8 +55,9 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     private string BestFile => Path.Combine(_dir, "best.safetensors");
 
     /// <inheritdoc/>
-    public void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
+    public void Save(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
     {
+        var opt = Single(optimizers);
         var json = JsonSerializer.SerializeToUtf8Bytes(state);
         var extras = new Dictionary<string, byte[]> { [StateExtra] = json };
         // Key frames only: no step decodes without its key frame, so that makes every step self-describing at no cost per link.
@@ -88,8 +89,9 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     }
 
     /// <inheritdoc/>
-    public bool TryLoadLatest(nn.Module model, OptimizerHelper opt, out TrainingCheckpointState state)
+    public bool TryLoadLatest(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, out TrainingCheckpointState state)
     {
+        var opt = Single(optimizers);
         state = null!;
         if (_chain.Entries.Count == 0) return false;
         var last = _chain.Entries[^1];
@@ -104,6 +106,10 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
         TorchCheckpointAdapter.Restore(ck, model, opt, strict: true);
         return true;
     }
+
+    // ExCP stores one AdamW's moments beside each weight.
+    private static OptimizerHelper Single(IReadOnlyList<OptimizerHelper> optimizers) => optimizers.Count == 1 ? optimizers[0]
+        : throw new NotSupportedException($"ExcpCheckpoints store the moments of one AdamW; this training step has {optimizers.Count} optimisers. Use uncompressed checkpoints (ExcpCheckpoints = null).");
 
     private static TrainingCheckpoint WithAdamStep(TrainingCheckpoint ck, long step) =>
         new(ck.Step, ck.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = step } }), ck.Optimizer, ck.Extras);

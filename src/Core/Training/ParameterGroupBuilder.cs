@@ -22,10 +22,10 @@ public static class ParameterGroupBuilder
     /// AdamW groups for <paramref name="model"/> and each group's learning-rate multiplier. Biases and 1-D parameters
     /// (norm scales and shifts) never decay, as timm does. Without rules this is exactly two groups (decay, no decay);
     /// with rules, the first rule whose prefix matches a name decides its multipliers (unmatched names: 1, 1), and empty
-    /// groups are left out.
+    /// groups are left out. <paramref name="onlyPrefix"/> keeps only parameters under that name prefix (one of several optimisers).
     /// </summary>
     public static (List<AdamW.ParamGroup> Groups, double[] LearningRateMultipliers) Build(
-        nn.Module model, double learningRate, double weightDecay, IReadOnlyList<ParameterGroupRule>? rules)
+        nn.Module model, double learningRate, double weightDecay, IReadOnlyList<ParameterGroupRule>? rules, string? onlyPrefix = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         rules ??= Array.Empty<ParameterGroupRule>();
@@ -35,6 +35,7 @@ public static class ParameterGroupBuilder
         foreach (var (name, p) in model.named_parameters())
         {
             if (!p.requires_grad) continue;
+            if (onlyPrefix != null && !name.StartsWith(onlyPrefix, StringComparison.Ordinal)) continue; // another optimiser's
             int rule = rules.Count;
             for (int r = 0; r < rules.Count; r++)
                 if (name.StartsWith(rules[r].NamePrefix, StringComparison.Ordinal)) { rule = r; break; }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetExtensions.Core.Torch;
 
 namespace MLNetExtensions.Core.Training;
 
@@ -44,6 +45,18 @@ public abstract class TorchTrainerOptions
     /// <summary>AdamW decoupled weight decay. Default 0.05 (timm/DeiT recipes). Sweep default: log range [3e-3, 0.3].</summary>
     [Tuning.SweepRange(3e-3, 0.3, LogBase = true)]
     public double WeightDecay { get; set; } = 0.05;
+    /// <summary>
+    /// Micro-batches whose gradients are summed before one optimisation step (the effective batch is BatchSize × this;
+    /// each micro-batch loss is divided by it). Default 1.
+    /// </summary>
+    public int GradientAccumulationSteps { get; set; } = 1;
+    /// <summary>Also validate every N optimisation steps (0 = only at the end of each epoch). Default 0.</summary>
+    public int ValidateEveryNSteps { get; set; }
+    /// <summary>
+    /// Also checkpoint every N optimisation steps (0 = only at the end of each epoch); a run interrupted mid-epoch resumes
+    /// after the last such step, skipping the batches it had trained. Needs <see cref="CheckpointDirectory"/>. Default 0.
+    /// </summary>
+    public int CheckpointEveryNSteps { get; set; }
     /// <summary>Clip the global gradient norm to this value (0 = off). Default 0.</summary>
     public double GradientClipNorm { get; set; }
     /// <summary>
@@ -119,6 +132,10 @@ public abstract class TorchTrainerOptions
         if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0.");
         if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "WarmupSteps must be ≥ 0.");
         ParameterGroupBuilder.Validate(ParameterGroups, nameof(ParameterGroups));
+        if (GradientAccumulationSteps < 1) throw new ArgumentOutOfRangeException(nameof(GradientAccumulationSteps), GradientAccumulationSteps, "GradientAccumulationSteps must be at least 1.");
+        if (ValidateEveryNSteps < 0) throw new ArgumentOutOfRangeException(nameof(ValidateEveryNSteps), ValidateEveryNSteps, "ValidateEveryNSteps must be ≥ 0.");
+        if (CheckpointEveryNSteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEveryNSteps), CheckpointEveryNSteps, "CheckpointEveryNSteps must be ≥ 0.");
+        if (CheckpointEveryNSteps > 0 && CheckpointDirectory == null) throw new ArgumentException("CheckpointEveryNSteps needs a CheckpointDirectory.", nameof(CheckpointEveryNSteps));
         if (LabelSmoothing < 0 || LabelSmoothing >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be ≥ 1 or null.");
         if (EarlyStoppingPatience != null && ValidationSet == null) throw new ArgumentException("EarlyStoppingPatience needs a ValidationSet.", nameof(EarlyStoppingPatience));
@@ -145,4 +162,8 @@ public abstract class TorchTrainerOptions
 /// <param name="EpochCompleted">True for the end-of-epoch report.</param>
 /// <param name="Elapsed">Time since training started.</param>
 public sealed record TrainingProgress(int Epoch, long Step, long? StepsPerEpoch, double TrainLoss, double LearningRate,
-    double? ValidationMetric, bool EpochCompleted, TimeSpan Elapsed);
+    double? ValidationMetric, bool EpochCompleted, TimeSpan Elapsed)
+{
+    /// <summary>Mean of each named loss term over the epoch so far (null when the task reports none).</summary>
+    public IReadOnlyDictionary<string, double>? LossTerms { get; init; }
+}

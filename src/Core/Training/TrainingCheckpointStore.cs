@@ -7,15 +7,17 @@ using static TorchSharp.torch;
 namespace MLNetExtensions.Core.Training;
 
 /// <summary>Where a run stands, saved with each checkpoint.</summary>
-public sealed record TrainingCheckpointState(int Epoch, long Step, long? StepsPerEpoch, double? BestMetric, int? BestEpoch, int EpochsSinceBest);
+/// <param name="Epoch">Last completed epoch, or the epoch in progress when <paramref name="BatchesInEpoch"/> &gt; 0.</param>
+/// <param name="BatchesInEpoch">Batches of <paramref name="Epoch"/> already trained (a step-interval checkpoint); 0 = the epoch is complete.</param>
+public sealed record TrainingCheckpointState(int Epoch, long Step, long? StepsPerEpoch, double? BestMetric, int? BestEpoch, int EpochsSinceBest, int BatchesInEpoch = 0);
 
 /// <summary>What the training loop needs from a checkpoint store (uncompressed folder or ExCP chain).</summary>
 public interface ITrainingCheckpointStore
 {
-    /// <summary>Saves the model, optimizer state and progress; <paramref name="best"/> (when not null) replaces the best weights.</summary>
-    void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best);
+    /// <summary>Saves the model, the state of every optimiser and progress; <paramref name="best"/> (when not null) replaces the best weights.</summary>
+    void Save(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, TrainingCheckpointState state, Dictionary<string, Tensor>? best);
     /// <summary>Loads the latest checkpoint into <paramref name="model"/> and <paramref name="opt"/>; false when there is none.</summary>
-    bool TryLoadLatest(nn.Module model, OptimizerHelper opt, out TrainingCheckpointState state);
+    bool TryLoadLatest(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, out TrainingCheckpointState state);
     /// <summary>The best weights saved so far, or null.</summary>
     Dictionary<string, Tensor>? TryLoadBest();
 }
@@ -33,14 +35,14 @@ public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
     private string Latest => Path.Combine(_dir, "latest");
     private string BestFile => Path.Combine(_dir, "best.safetensors");
 
-    public void Save(nn.Module model, OptimizerHelper opt, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
+    public void Save(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
     {
         var tmp = Path.Combine(_dir, $"latest.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         using (var fs = File.Create(Path.Combine(tmp, "model.safetensors")))
             SafeTensors.Write(fs, model.state_dict());
-        opt.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
+        for (int i = 0; i < optimizers.Count; i++) optimizers[i].save_state_dict(Path.Combine(tmp, OptimizerFile(i)));
         File.WriteAllText(Path.Combine(tmp, "state.json"), JsonSerializer.Serialize(state));
         WriteManifest(tmp);
         if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
@@ -52,7 +54,7 @@ public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
         if (Directory.Exists(old)) Directory.Delete(old, true);
     }
 
-    public bool TryLoadLatest(nn.Module model, OptimizerHelper opt, out TrainingCheckpointState state)
+    public bool TryLoadLatest(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, out TrainingCheckpointState state)
     {
         state = null!;
         var dir = Directory.Exists(Latest) ? Latest : Directory.Exists(Latest + ".old") ? Latest + ".old" : null;
@@ -63,9 +65,17 @@ public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
         Dictionary<string, Tensor> weights;
         using (var fs = File.OpenRead(Path.Combine(dir, "model.safetensors"))) weights = SafeTensors.Read(fs);
         LoadInto(model, weights, dir);
-        opt.load_state_dict(Path.Combine(dir, "optimizer.bin"));
+        for (int i = 0; i < optimizers.Count; i++)
+        {
+            var f = Path.Combine(dir, OptimizerFile(i));
+            if (!File.Exists(f)) throw new InvalidDataException($"Checkpoint '{dir}' has no state for optimiser {i} ('{OptimizerFile(i)}'); it was written by a run with fewer optimisers.");
+            optimizers[i].load_state_dict(f);
+        }
         return true;
     }
+
+    // The first optimiser keeps the single-optimiser file name, so checkpoints written before several optimisers still resume.
+    private static string OptimizerFile(int i) => i == 0 ? "optimizer.bin" : $"optimizer-{i}.bin";
 
     public Dictionary<string, Tensor>? TryLoadBest()
     {
@@ -74,20 +84,7 @@ public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
         return SafeTensors.Read(fs);
     }
 
-    internal static void LoadInto(nn.Module model, Dictionary<string, Tensor> weights, string source)
-    {
-        var sd = model.state_dict();
-        var missing = sd.Keys.Except(weights.Keys).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"Checkpoint '{source}' lacks {missing.Count} tensors of this model (e.g. '{missing[0]}'); it belongs to another architecture.");
-        using (torch.no_grad())
-            foreach (var (k, v) in sd)
-            {
-                var w = weights[k];
-                if (!w.shape.SequenceEqual(v.shape)) throw new InvalidDataException($"Checkpoint '{source}': tensor '{k}' has shape [{string.Join(",", w.shape)}], model expects [{string.Join(",", v.shape)}].");
-                v.copy_(w);
-            }
-        foreach (var t in weights.Values) t.Dispose();
-    }
+    internal static void LoadInto(nn.Module model, Dictionary<string, Tensor> weights, string source) => Torch.StateDicts.LoadStrict(model, weights, source);
 
     private static void WriteManifest(string dir)
     {

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetExtensions.Core.Models;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Checkpoints;
 using MLNetExtensions.Core.Data;
@@ -16,14 +17,15 @@ namespace MLNetExtensions.Estimators.Excp;
 public sealed class ExcpCheckpointEstimator : IEstimator<ExcpCheckpointTransformer>
 {
     private readonly IHostEnvironment _env;
-    private readonly ImageClassifierDescription? _override;
+    private readonly ModelDescription? _override;
 
     /// <summary>Creates the estimator; see <see cref="ExcpCheckpointTransformer.Create"/> for the arguments and errors.</summary>
-    public ExcpCheckpointEstimator(IHostEnvironment env, string chainDirectory, long? step = null, ImageClassifierDescription? description = null,
+    public ExcpCheckpointEstimator(IHostEnvironment env, string chainDirectory, long? step = null, ModelDescription? description = null,
         ExcpModelPayload payload = ExcpModelPayload.DecodedWeights, string? device = null, int inferenceBatchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(env);
-        MLNetExtensionsRegistration.EnsureModelFamilies();
+        // The model families register when the Transforms assembly loads; make sure it has before the card is used.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(MLNetExtensionsRegistration).Module.ModuleHandle);
         _env = env;
         _override = description;
         ChainDirectory = chainDirectory;
@@ -46,22 +48,16 @@ public sealed class ExcpCheckpointEstimator : IEstimator<ExcpCheckpointTransform
     /// <summary>Rows per forward pass of the fitted transformer.</summary>
     public int InferenceBatchSize { get; }
     /// <summary>The network's description (from the chain's model card or given).</summary>
-    public ImageClassifierDescription Description { get; }
+    public ModelDescription Description { get; }
 
-    /// <summary>Input columns plus Score and PredictedLabel; throws when the image column is missing.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        if (!inputSchema.Any(c => c.Name == Description.InputColumn))
-            throw SchemaError.Missing(Description.InputColumn, $"an image {Description.Width}×{Description.Height} or a Vector<Single> of {Description.SourceChannels}×{Description.Height}×{Description.Width}");
-        return MulticlassSchemaShape.Append(inputSchema, Description.ScoreColumn, Description.PredictedLabelColumn);
-    }
+    /// <summary>Input columns plus the model's outputs; throws, naming the column, when an input is missing or of the wrong type.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => OutputSchemaShape.Append(inputSchema, Description);
 
-    /// <summary>Checks the input column, decodes the step and returns the transformer (nothing is trained).</summary>
+    /// <summary>Checks the input columns, decodes the step and returns the transformer (nothing is trained).</summary>
     public ExcpCheckpointTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Schema.GetColumnOrNull(Description.InputColumn) == null)
-            throw SchemaError.Missing(Description.InputColumn, $"an image {Description.Width}×{Description.Height} or a Vector<Single> of {Description.SourceChannels}×{Description.Height}×{Description.Width}");
+        foreach (var f in Description.Features) f.Resolve(input.Schema);
         var t = ExcpCheckpointTransformer.Create(_env, ChainDirectory, Step, _override, Payload, Device, InferenceBatchSize);
         try { t.GetOutputSchema(input.Schema); }
         catch { t.Dispose(); throw; }
@@ -82,7 +78,7 @@ public static class ExcpCatalog
     /// <param name="payload">What a saved model embeds: decoded weights (default) or the chain files themselves.</param>
     /// <param name="description">Network description for chains written without a model card; null = from the chain.</param>
     public static ExcpCheckpointEstimator LoadExcpCheckpoint(this TransformsCatalog catalog, string chainDirectory, long? step = null,
-        ExcpModelPayload payload = ExcpModelPayload.DecodedWeights, ImageClassifierDescription? description = null)
+        ExcpModelPayload payload = ExcpModelPayload.DecodedWeights, ModelDescription? description = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new ExcpCheckpointEstimator(MLNetInternals.GetEnvironment(catalog), chainDirectory, step, description, payload);

@@ -1,5 +1,6 @@
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Training;
+using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
@@ -111,17 +112,13 @@ public sealed class SlabClassifier : TorchImageClassificationTrainer<SlabClassif
 
     internal SlabClassifier(IHostEnvironment env, Options options) : base(env, options, nameof(SlabClassifier))
     {
-        MLNetExtensionsRegistration.EnsureModelFamilies();
     }
 
     /// <summary>PRepBN decay length T used by the last <c>Fit</c> (null before the first step or for other norms).</summary>
     public long? PRepBNDecaySteps { get; private set; }
 
     /// <inheritdoc/>
-    protected override string Architecture => SlabArchitecture.Name;
-
-    /// <inheritdoc/>
-    protected override string ConfigJson => Spec(deployed: false).ToJson();
+    protected override IModelArchitecture ArchitectureRecord => Spec(deployed: false);
 
     private SlabArchitecture Spec(bool deployed)
     {
@@ -172,16 +169,16 @@ public sealed class SlabClassifier : TorchImageClassificationTrainer<SlabClassif
     }
 
     /// <inheritdoc/>
-    protected override string PrepareForServing(nn.Module<Tensor, Tensor> model)
+    protected override IModelArchitecture PrepareForServing(nn.Module<Tensor, Tensor> model)
     {
         var o = TrainerOptions;
-        if (!o.DeployForInference || o.Norm == TokenNormKind.LayerNorm) return ConfigJson;
+        if (!o.DeployForInference || o.Norm == TokenNormKind.LayerNorm) return ArchitectureRecord;
         switch (model)
         {
             case SlabDeit d: d.SwitchToDeploy(); break;
             case SlabSwinTransformer s: s.SwitchToDeploy(); break;
             default: throw new InvalidOperationException($"SlabClassifier: unexpected network type {model.GetType().Name}.");
         }
-        return Spec(deployed: true).ToJson();
+        return Spec(deployed: true);
     }
 }

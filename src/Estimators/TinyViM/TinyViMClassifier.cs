@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Training;
+using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.TinyViM;
 using static TorchSharp.torch;
 
@@ -49,12 +50,9 @@ public sealed class TinyViMClassifier : TorchImageClassificationTrainer<TinyViMC
 
     internal TinyViMClassifier(IHostEnvironment env, Options options) : base(env, options, nameof(TinyViMClassifier))
     {
-        MLNetExtensionsRegistration.EnsureModelFamilies();
     }
 
-    protected override string Architecture => TinyViMArchitecture.Name;
-
-    protected override string ConfigJson => new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, false).ToJson();
+    protected override IModelArchitecture ArchitectureRecord => new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, false);
 
     protected override void CheckImageSize(string column, int height, int width)
     {
@@ -64,10 +62,10 @@ public sealed class TinyViMClassifier : TorchImageClassificationTrainer<TinyViMC
                 $"(every scan runs on the 1/32 grid). Resize first, e.g. mlContext.Transforms.ResizeImages(\"{column}\", 64, 64).");
     }
 
-    protected override string PrepareForServing(nn.Module<Tensor, Tensor> model)
+    protected override IModelArchitecture PrepareForServing(nn.Module<Tensor, Tensor> model)
     {
-        if (!TrainerOptions.DeployForInference) return ConfigJson;
+        if (!TrainerOptions.DeployForInference) return ArchitectureRecord;
         ((TinyViMModel)model).SwitchToDeploy();
-        return new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, true).ToJson();
+        return new TinyViMArchitecture(TrainerOptions.Resolve(), TrainerOptions.Distillation, true);
     }
 }

@@ -9,7 +9,10 @@ namespace MLNetExtensions.Transforms.Baselines;
 /// <param name="InChannels">Input channels.</param>
 /// <param name="Width">Channels of the first stage (doubled per stage).</param>
 /// <param name="Stages">Conv–BN–ReLU stages, each halving the resolution.</param>
-public sealed record SimpleConvNetConfig(int InChannels = 3, int Width = 16, int Stages = 3);
+public sealed record SimpleConvNetConfig(int InChannels = 3, int Width = 16, int Stages = 3) : MLNetExtensions.Core.Models.IModelArchitecture
+{
+    string MLNetExtensions.Core.Models.IModelArchitecture.ArchitectureName => SimpleConvNet.Architecture;
+}
 
 /// <summary>
 /// A plain conv net (conv-BN-ReLU stages, global average pool, linear head): the suite's baseline for

@@ -21,7 +21,10 @@ public enum SegmentationHeadKind
 /// <param name="DropoutRatio">Dropout2d before the 1×1 classifier (mmseg default 0.1).</param>
 /// <param name="EdgeBorder">Border strip of SSA's distillation edge mask (official 6 is for large feature maps; scaled down here).</param>
 public sealed record SsaSegmentationNetworkConfig(ConvPyramidConfig Backbone, int DecoderChannels, SegmentationHeadKind Head,
-    double DropoutRatio = 0.1, int EdgeBorder = 1);
+    double DropoutRatio = 0.1, int EdgeBorder = 1) : MLNetExtensions.Core.Models.IModelArchitecture
+{
+    string MLNetExtensions.Core.Models.IModelArchitecture.ArchitectureName => SsaSegmentationNetwork.Architecture;
+}
 
 /// <summary>
 /// Image → per-pixel class logits: <see cref="ConvPyramidBackbone"/> (4 maps, strides 4–32) → <see cref="LightSegDecoder"/>

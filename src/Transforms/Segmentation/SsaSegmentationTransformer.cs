@@ -1,18 +1,17 @@
 using System.Text.Json;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;
 using MLNetExtensions.Core.IO;
-using MLNetExtensions.Core.Training;
+using MLNetExtensions.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.Segmentation;
 
-/// <summary>What a fitted segmenter needs to rebuild itself: architecture, input geometry, classes, normalisation, columns.</summary>
+/// <summary>The persistence-version-1 description of a segmenter (zips written before the model contract); read only, it converts to a <see cref="ModelDescription"/>.</summary>
 /// <param name="Architecture">Registry name of the network.</param>
 /// <param name="ConfigJson">Network configuration.</param>
 /// <param name="NumClasses">Classes K.</param>
@@ -29,10 +28,17 @@ namespace MLNetExtensions.Transforms.Segmentation;
 public sealed record SegmentationModelDescription(
     string Architecture, string ConfigJson, int NumClasses, string InputColumn, int Height, int Width,
     bool InputIsVector, int SourceChannels, string[] ClassNames, float[] Mean, float[] Std,
-    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel") : IImageNetworkDescription
+    string ScoreColumn = "Score", string PredictedLabelColumn = "PredictedLabel")
 {
-    /// <summary>The network always sees RGB (grey vector columns are repeated).</summary>
-    int IImageNetworkDescription.Channels => 3;
+    /// <summary>The same model as a version-2 description (the network always sees RGB).</summary>
+    public ModelDescription ToModelDescription() =>
+        new(ModelTasks.Segmenter, Architecture, ConfigJson, NumClasses, ClassNames,
+            new InputSpec[]
+            {
+                new ImageInputSpec(InputColumn, TorchNetwork.InputSlot, 3)
+                    { Height = Height, Width = Width, IsVector = InputIsVector, SourceChannels = SourceChannels, Mean = Mean, Std = Std, Resolved = true },
+            },
+            SsaSegmentationTransformer.Outputs(NumClasses, Height, Width, ScoreColumn, PredictedLabelColumn)) { Version = 1 };
 }
 
 /// <summary>
@@ -41,47 +47,45 @@ public sealed record SegmentationModelDescription(
 /// per-pixel class probabilities). Batched <c>Transform</c>, <c>PredictionEngine</c>, and
 /// <c>mlContext.Model.Save/Load</c> (after <c>mlContext.RegisterMLNetExtensions()</c>) come from <see cref="TorchTransformerBase"/>.
 /// </summary>
-public sealed class SsaSegmentationTransformer : TorchImageNetworkTransformer<SegmentationModelDescription>
+public sealed class SsaSegmentationTransformer : TorchTransformerBase
 {
     internal const string LoaderSignature = "MLNetExtSegmentation";
-    private static readonly MLNetInternals.ModelVersion Version = new("MLXTSEGM", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
-
-    private readonly TorchOutputColumn[] _outputs;
+    private static readonly MLNetInternals.ModelVersion Version = new("MLXTSEGM", 0x00020001, 0x00020001, 0x00010001, LoaderSignature);
 
     /// <summary>Wraps a trained network (takes ownership; it is disposed with the transformer).</summary>
-    public SsaSegmentationTransformer(IHostEnvironment env, SegmentationModelDescription description, nn.Module<Tensor, Tensor> network,
-        Device device, int inferenceBatchSize = 64)
-        : base(env, nameof(SsaSegmentationTransformer), Version, description, network, device, inferenceBatchSize)
+    public SsaSegmentationTransformer(IHostEnvironment env, ModelDescription description, TorchNetwork network, Device device)
+        : base(env, nameof(SsaSegmentationTransformer), description, network, device)
     {
-        if (description.ClassNames.Length != description.NumClasses) throw new ArgumentException("ClassNames must have NumClasses entries.", nameof(description));
-        _outputs = BuildOutputs(description);
     }
 
-    protected override IReadOnlyList<TorchOutputColumn> OutputColumns => _outputs;
+    /// <summary>The network (eval mode): normalised images → per-pixel logits.</summary>
+    public nn.Module<Tensor, Tensor> Network => TorchNetwork.AsSingle();
 
-    /// <summary>Per-pixel probabilities (B, K·H·W) for a batch of raw [0,1] images.</summary>
-    protected override Tensor Forward(Tensor batch) => Logits(batch).softmax(1).reshape(batch.shape[0], -1);
+    private protected override MLNetInternals.ModelVersion PersistenceVersion => Version;
 
-    private static TorchOutputColumn[] BuildOutputs(SegmentationModelDescription d)
+    /// <summary>The segmenter's outputs: per-pixel probabilities and the per-pixel class map.</summary>
+    public static OutputSpec[] Outputs(int classes, int height, int width, string scoreColumn, string predictedLabelColumn) => new[]
     {
-        var names = new VBuffer<ReadOnlyMemory<char>>(d.NumClasses, d.ClassNames.Select(n => n.AsMemory()).ToArray());
-        var textVec = new VectorDataViewType(TextDataViewType.Instance, d.NumClasses);
-        var pred = new DataViewSchema.Annotations.Builder();
-        pred.Add(ColumnNames.KeyValues, textVec, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-        return new[]
-        {
-            new TorchOutputColumn(d.ScoreColumn, OutputKind.Scores, new VectorDataViewType(NumberDataViewType.Single, d.NumClasses, d.Height, d.Width),
-                DataViewSchema.Annotations.Empty),
-            new TorchOutputColumn(d.PredictedLabelColumn, OutputKind.ArgmaxKeyMap,
-                new VectorDataViewType(new KeyDataViewType(typeof(uint), d.NumClasses), d.Height * d.Width), pred.ToAnnotations(), d.NumClasses),
-        };
-    }
+        new OutputSpec(scoreColumn, OutputKind.Scores, TorchNetwork.LogitsSlot) { Shape = new[] { classes, height, width }, Classes = classes, Activation = OutputActivation.Softmax },
+        new OutputSpec(predictedLabelColumn, OutputKind.ArgmaxKeyMap, TorchNetwork.LogitsSlot)
+            { Shape = new[] { height * width }, Classes = classes, Activation = OutputActivation.Softmax, ClassAnnotations = true },
+    };
 
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static SsaSegmentationTransformer Create(IHostEnvironment env, object ctx)
     {
-        var (d, network, device) = Load(env, ctx, Version, typeof(SsaSegmentationTransformer));
-        return new SsaSegmentationTransformer(env, d, network, device);
+        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(SsaSegmentationTransformer));
+        var json = load.Reader.ReadString();
+        if (load.VersionWritten >= 0x00020001)
+        {
+            var l = LoadV2(env, load, typeof(SsaSegmentationTransformer), json);
+            return new SsaSegmentationTransformer(env, l.Description, l.Network, l.Device);
+        }
+        var v1 = JsonSerializer.Deserialize<SegmentationModelDescription>(json)
+            ?? throw new InvalidDataException("The SsaSegmentationTransformer model's description is empty.");
+        var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
+        var net = Rebuild(env, v1.Architecture, v1.ConfigJson, v1.NumClasses, weights, "model zip");
+        return new SsaSegmentationTransformer(env, v1.ToModelDescription(), net, DeviceOf(env));
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>

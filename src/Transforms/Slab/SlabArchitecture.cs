@@ -22,8 +22,10 @@ public enum SlabFamily
 /// <param name="Deit">The config when <paramref name="Family"/> is DeiT.</param>
 /// <param name="Swin">The config when <paramref name="Family"/> is Swin.</param>
 /// <param name="Deployed">True when every BatchNorm-type norm has been folded into its neighbour (build, then fold, then load).</param>
-public sealed record SlabArchitecture(SlabFamily Family, SlabDeitConfig? Deit, SlabSwinConfig? Swin, bool Deployed)
+public sealed record SlabArchitecture(SlabFamily Family, SlabDeitConfig? Deit, SlabSwinConfig? Swin, bool Deployed) : MLNetExtensions.Core.Models.IModelArchitecture
 {
+    string MLNetExtensions.Core.Models.IModelArchitecture.ArchitectureName => Name;
+
     /// <summary>Name in <see cref="Core.Inference.TorchModelRegistry"/>.</summary>
     public const string Name = "slab";
 

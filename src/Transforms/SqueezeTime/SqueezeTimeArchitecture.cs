@@ -12,8 +12,10 @@ namespace MLNetExtensions.Transforms.SqueezeTime;
 /// <param name="Width">Frame width W.</param>
 /// <param name="PixelMean">Per-colour mean on 0–255 pixels (official mmaction values by default).</param>
 /// <param name="PixelStd">Per-colour std on 0–255 pixels.</param>
-public sealed record SqueezeTimeArchitecture(SqueezeTimeConfig Config, int Height, int Width, float[] PixelMean, float[] PixelStd)
+public sealed record SqueezeTimeArchitecture(SqueezeTimeConfig Config, int Height, int Width, float[] PixelMean, float[] PixelStd) : MLNetExtensions.Core.Models.IModelArchitecture
 {
+    string MLNetExtensions.Core.Models.IModelArchitecture.ArchitectureName => Name;
+
     /// <summary>Name in <see cref="Core.Inference.TorchModelRegistry"/>.</summary>
     public const string Name = "squeezetime-video";
 

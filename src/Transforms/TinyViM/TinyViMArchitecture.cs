@@ -7,8 +7,10 @@ namespace MLNetExtensions.Transforms.TinyViM;
 /// What a saved TinyViM classifier needs to rebuild its network: the config, whether it has the distillation head,
 /// and whether its weights are in the folded deploy form.
 /// </summary>
-public sealed record TinyViMArchitecture(TinyViMConfig Config, bool Distillation, bool Deployed)
+public sealed record TinyViMArchitecture(TinyViMConfig Config, bool Distillation, bool Deployed) : MLNetExtensions.Core.Models.IModelArchitecture
 {
+    string MLNetExtensions.Core.Models.IModelArchitecture.ArchitectureName => Name;
+
     /// <summary>Name in <see cref="Core.Inference.TorchModelRegistry"/>.</summary>
     public const string Name = "tinyvim";
 

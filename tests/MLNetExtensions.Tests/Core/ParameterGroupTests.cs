@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,20 +14,23 @@ public class ParameterGroupTests
     private sealed class Opts : TorchTrainerOptions { }
 
     /// <summary>Loss = Σ all parameters: a constant gradient of 1, so each AdamW step moves a parameter by exactly its group's lr.</summary>
-    private sealed class SumTask : ITrainingTask
+    private sealed class SumTask : TrainingTask
     {
         private readonly Action<long> _onStep;
-        public SumTask(nn.Module model, IReadOnlyList<ParameterGroupRule>? rules, Action<long> onStep) { Model = model; ParameterGroups = rules; _onStep = onStep; }
-        public nn.Module Model { get; }
-        public IReadOnlyList<ParameterGroupRule>? ParameterGroups { get; }
-        public long? RowCount => 4;
-        public IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token)
+        private readonly nn.Module _model;
+        private readonly IReadOnlyList<ParameterGroupRule>? _rules;
+        public SumTask(nn.Module model, IReadOnlyList<ParameterGroupRule>? rules, Action<long> onStep) { _model = model; _rules = rules; _onStep = onStep; }
+        public override nn.Module Model => _model;
+        public override IReadOnlyList<ParameterGroupRule>? ParameterGroups => _rules;
+        public override long? RowCount => 4;
+        public override IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token)
         {
-            for (int i = 0; i < 4; i++) yield return new HostBatch(new[] { 1 }, 1) { Count = 1 };
+            for (int i = 0; i < 4; i++) yield return new HostBatch(new[] { ("x", HostDType.Float32, new long[] { 1 }, false) }, 1) { Count = 1 };
         }
-        public Tensor Loss(HostBatch batch) => torch.stack(Model.parameters().Select(p => p.sum()).ToArray()).sum();
-        public double? Validate(CancellationToken token) => null;
-        public void OnStep(long step, long totalSteps) => _onStep(step);
+        public override LossTerms Loss(HostBatch batch) => torch.stack(Model.parameters().Select(p => p.sum()).ToArray()).sum();
+        public override double? Validate(CancellationToken token) => null;
+        public override void Forward(HostBatch batch) { }
+        public override void OnStep(long step, long totalSteps) => _onStep(step);
     }
 
     private static nn.Module Model()

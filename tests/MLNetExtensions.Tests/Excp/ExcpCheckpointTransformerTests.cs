@@ -103,7 +103,7 @@ public class ExcpCheckpointTransformerTests : IClassFixture<ExcpServedChainFixtu
         var tampered = System.Text.Encoding.UTF8.GetBytes(text.Replace("\\\"NumClasses\\\":10", "\\\"NumClasses\\\":11"));
         Assert.NotEqual(bytes, tampered);
         Assert.Contains("checksum", Assert.Throws<InvalidDataException>(() => ExcpModelCard.Parse(tampered, "'x'")).Message);
-        var newer = System.Text.Encoding.UTF8.GetBytes(text.Replace("\"version\":1", "\"version\":9"));
+        var newer = System.Text.Encoding.UTF8.GetBytes(text.Replace($"\"version\":{ExcpModelCard.CurrentVersion}", "\"version\":9"));
         Assert.Contains("version 9", Assert.Throws<InvalidDataException>(() => ExcpModelCard.Parse(newer, "'x'")).Message);
     }
 

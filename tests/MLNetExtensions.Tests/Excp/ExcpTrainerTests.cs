@@ -109,19 +109,19 @@ public class ExcpTrainerTests
             using var run = new MlpTraining(3, new[] { 16, 32, 4 }, adamW: true);
             var store = new ExcpTrainingCheckpointStore(dir, options);
             run.Train(30);
-            store.Save(run.Model, run.Optimizer, new TrainingCheckpointState(1, 30, 30, null, null, 0), null);
+            store.Save(run.Model, new[] { run.Optimizer }, new TrainingCheckpointState(1, 30, 30, null, null, 0), null);
             // A lossless key frame: the true step, whatever the policy.
             using (var a = new MlpTraining(4, new[] { 16, 32, 4 }, adamW: true))
             {
-                Assert.True(new ExcpTrainingCheckpointStore(dir, options).TryLoadLatest(a.Model, a.Optimizer, out var s1));
+                Assert.True(new ExcpTrainingCheckpointStore(dir, options).TryLoadLatest(a.Model, new[] { a.Optimizer }, out var s1));
                 Assert.Equal(30, s1.Step);
                 Assert.Equal(30, AdamStep(a));
             }
             run.Train(30);
-            store.Save(run.Model, run.Optimizer, new TrainingCheckpointState(2, 60, 30, null, null, 0), null);
+            store.Save(run.Model, new[] { run.Optimizer }, new TrainingCheckpointState(2, 60, 30, null, null, 0), null);
             using var b = new MlpTraining(5, new[] { 16, 32, 4 }, adamW: true);
             var reopened = new ExcpTrainingCheckpointStore(dir, options);
-            Assert.True(reopened.TryLoadLatest(b.Model, b.Optimizer, out var s2));
+            Assert.True(reopened.TryLoadLatest(b.Model, new[] { b.Optimizer }, out var s2));
             Assert.Equal(60, s2.Step);
             Assert.Equal(expectedAfterLink, AdamStep(b));
             // The chain itself always keeps the true step, and weights and moments are restored as decoded.

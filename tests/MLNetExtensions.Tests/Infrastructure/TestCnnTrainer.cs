@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNetExtensions.Core.Models;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Transforms.Baselines;
 
@@ -16,11 +17,9 @@ public sealed class TestCnnTrainer : TorchImageClassificationTrainer<TestCnnTrai
 
     public TestCnnTrainer(MLContext ml, Options o) : base(ml, o, nameof(TestCnnTrainer))
     {
-        MLNetExtensionsRegistration.EnsureModelFamilies();
     }
 
-    protected override string Architecture => SimpleConvNet.Architecture;
-    protected override string ConfigJson => JsonSerializer.Serialize(new SimpleConvNetConfig(3, TrainerOptions.Width, 2));
+    protected override IModelArchitecture ArchitectureRecord => new SimpleConvNetConfig(3, TrainerOptions.Width, 2);
     protected override void CheckImageSize(string column, int height, int width)
     {
         if (height < 4 || width < 4) throw new ArgumentException($"Column '{column}': images must be at least 4×4.");

@@ -182,18 +182,18 @@ public class SlabClassifierTests : IClassFixture<SlabTrainedPair>
         { ImageColumnName = "Image", Family = family, Variant = "nano", MaxEpochs = 1, Seed = 1 });
 
         // DeiT nano: patch 4.
-        var e1 = Assert.Throws<ArgumentException>(() => Trainer(SlabFamily.DeiT).Fit(Resized(30, 30)));
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => Trainer(SlabFamily.DeiT).Fit(Resized(30, 30)));
         Assert.Contains("'Image'", e1.Message);
         Assert.Contains("multiple of the patch size 4", e1.Message);
         // Not square.
-        var e2 = Assert.Throws<ArgumentException>(() => Trainer(SlabFamily.DeiT).Fit(Resized(32, 28)));
+        var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => Trainer(SlabFamily.DeiT).Fit(Resized(32, 28)));
         Assert.Contains("'Image'", e2.Message);
         Assert.Contains("square", e2.Message);
         // Swin nano: patch 2, one merging (multiple of 4); 32×32 gives an 8×8 softmax stage that windows of 7 do not divide.
-        var e3 = Assert.Throws<ArgumentException>(() => Trainer(SlabFamily.Swin).Fit(Resized(30, 30)));
+        var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => Trainer(SlabFamily.Swin).Fit(Resized(30, 30)));
         Assert.Contains("'Image'", e3.Message);
         Assert.Contains("multiple of 4", e3.Message);
-        var e4 = Assert.Throws<ArgumentException>(() => Trainer(SlabFamily.Swin).Fit(Resized(32, 32)));
+        var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => Trainer(SlabFamily.Swin).Fit(Resized(32, 32)));
         Assert.Contains("'Image'", e4.Message);
         Assert.Contains("window of 7", e4.Message);
 

@@ -95,7 +95,7 @@ public class SqueezeTimeVideoClassifierTests
     {
         var ml = new MLContext(seed: 1);
         var wrong = ml.Data.LoadFromEnumerable(new[] { new WrongClip { Video = new float[7 * 3 * 32 * 32], Label = 1 } });
-        var o = Quick(); o.Height = 32; o.Width = 32;
+        var o = Quick(); o.ImageHeight = 32; o.ImageWidth = 32;
         var e = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.SqueezeTime(o).Fit(wrong));
         Assert.Contains("'Video'", e.Message);
         Assert.Contains("8×3×32×32", e.Message);

@@ -141,9 +141,12 @@ public sealed class VideoFramesTransformTests : IDisposable
         Assert.Equal(labels.Select(l => (uint)l + 1), data.GetColumn<uint>("Label")); // 0-based key fields read as key = class + 1
         var decoded = ml.Data.Cache(ml.Transforms.LoadVideoFrames("Video", "Path", T, H, W, videoFolder: _dir).Fit(data).Transform(data));
         Assert.True(decoded.CanShuffle);
-        var input = new MLNetExtensions.Core.Data.ImageInput("Video", 1, T * 3 * H, W) { SourceChannels = 1, IsVector = true };
-        var streamer = new MLNetExtensions.Core.Data.BatchStreamer(decoded,
-            new[] { ("Video", (Func<DataViewRow, MLNetExtensions.Core.Data.IRowFiller>)input.CreateFiller) }, "Label", 5);
+        var specs = new MLNetExtensions.Core.Data.Binding.InputSpec[]
+        {
+            new MLNetExtensions.Core.Data.Binding.FloatTensorInputSpec("Video", "input", new long[] { T, 3, H, W }),
+            new MLNetExtensions.Core.Data.Binding.KeyLabelInputSpec("Label", "label") { Role = MLNetExtensions.Core.Data.Binding.InputRole.Label },
+        }.Select(s => s.Resolve(decoded.Schema)).ToArray();
+        var streamer = new MLNetExtensions.Core.Data.Binding.BatchStreamer(decoded, specs, 5);
         int plane = 3 * H * W;
         var shuffle = new Random(3);
         var orders = new List<int[]>();
@@ -153,11 +156,11 @@ public sealed class VideoFramesTransformTests : IDisposable
             foreach (var b in streamer.Stream(shuffle, 1024))
                 for (int r = 0; r < b.Count; r++)
                 {
-                    var x = b.Inputs[0].AsSpan(r * input.Size, input.Size).ToArray();
+                    var x = b["input"].FloatRow(r).ToArray();
                     var dist = clips.Select(c => MeanAbs(x, c)).ToArray();
                     int nearest = Array.IndexOf(dist, dist.Min());
                     Assert.True(dist[nearest] < 0.02, $"a row decodes with mean abs error {dist[nearest]:F4} to its nearest clip");
-                    Assert.Equal(labels[nearest], b.Labels[r]);
+                    Assert.Equal(labels[nearest], b["label"].Longs![r]);
                     // Frame order: each frame is closer to the same generated frame than to its neighbours.
                     for (int t = 0; t < T; t++)
                     {

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using TorchSharp;
 
-namespace MLNetExtensions.Core.Training;
+namespace MLNetExtensions.Core.Torch;
 
 /// <summary>Device selection: an explicit option wins, then MLContext's GpuDeviceId/FallbackToCpu, then CPU.</summary>
 public static class TorchDevices

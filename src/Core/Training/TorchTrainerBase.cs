@@ -1,0 +1,163 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Binding;
+using MLNetExtensions.Core.Inference;
+using MLNetExtensions.Core.Interop;
+using MLNetExtensions.Core.Models;
+using MLNetExtensions.Core.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Core.Training;
+
+/// <summary>What the template hands a component when it creates its training task.</summary>
+/// <param name="Network">The network being trained (on the device).</param>
+/// <param name="Data">Training data.</param>
+/// <param name="Inputs">The bound columns resolved against the training data.</param>
+/// <param name="ValidationInputs">The same columns resolved against the validation set (null without one).</param>
+/// <param name="Device">Training device.</param>
+/// <param name="Classes">Classes K (0 when the task has none).</param>
+public sealed record TrainingContext(TorchNetwork Network, IDataView Data, IReadOnlyList<InputSpec> Inputs,
+    IReadOnlyList<InputSpec>? ValidationInputs, Device Device, int Classes);
+
+/// <summary>
+/// The one template that owns <c>Fit</c> for every TorchSharp trainer of the suite: validates the options; binds the
+/// training and validation schemas and checks that they agree; rejects empty data; resolves device and seed; builds the
+/// network from a typed architecture record; loads pretrained weights (leaving every parameter trainable); writes the
+/// ExCP model card when checkpoints are ExCP chains; runs <see cref="TorchTrainingLoop"/>; prepares the serving form;
+/// creates the transformer; and disposes the network if anything fails. A component declares its columns, architecture,
+/// outputs and task, and how its transformer is made.
+/// </summary>
+public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTransformer>
+    where TOptions : TorchTrainerOptions
+    where TTransformer : TorchTransformerBase
+{
+    /// <summary>Creates the trainer; invalid options throw here, naming the option.</summary>
+    protected TorchTrainerBase(IHostEnvironment env, TOptions options, string name)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Env = env;
+        Host = env.Register(name);
+        TrainerOptions = options;
+    }
+
+    /// <summary>The environment.</summary>
+    protected IHostEnvironment Env { get; }
+    /// <summary>This trainer's host (logging, randomness).</summary>
+    protected IHost Host { get; }
+    /// <summary>The options this trainer was created with.</summary>
+    public TOptions TrainerOptions { get; }
+    /// <summary>Summary of the last <see cref="Fit"/> (epochs, losses, validation history, BatchNorm re-estimation).</summary>
+    public TrainingSummary? LastTrainingSummary { get; private set; }
+    /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
+    public PretrainedLoadReport? LastPretrainedLoad { get; private set; }
+
+    /// <summary>The task name stored in the description (<see cref="ModelTasks"/>).</summary>
+    protected abstract string Task { get; }
+    /// <summary>The columns the model reads (features) and trains on (labels), unresolved (geometry from the options).</summary>
+    protected abstract IReadOnlyList<InputSpec> DeclareInputs();
+    /// <summary>Checks geometry the network needs (e.g. sides a multiple of 32) on resolved inputs; throws <see cref="ArgumentOutOfRangeException"/> naming the column.</summary>
+    protected virtual void CheckInputs(IReadOnlyList<InputSpec> inputs, string what) { }
+    /// <summary>Classes of the task (default: the key count of the first key label or key map).</summary>
+    protected virtual int ClassCount(IReadOnlyList<InputSpec> inputs) =>
+        inputs.Select(i => i switch { KeyLabelInputSpec k => k.Classes, KeyMapInputSpec m => m.Classes, MultiHotInputSpec h => h.Classes, _ => 0 }).FirstOrDefault(c => c > 0);
+    /// <summary>The label column whose key values name the classes (null = none).</summary>
+    protected virtual string? ClassNamesColumn => TrainerOptions.LabelColumnName;
+    /// <summary>The typed architecture record of the network to train.</summary>
+    protected abstract IModelArchitecture Architecture(IReadOnlyList<InputSpec> inputs, int classes);
+    /// <summary>The output columns of the fitted model.</summary>
+    protected abstract OutputSpec[] Outputs(IReadOnlyList<InputSpec> inputs, int classes);
+    /// <summary>The training task over the bound data.</summary>
+    protected abstract TrainingTask CreateTask(TrainingContext context);
+    /// <summary>Wraps the trained network as the fitted transformer.</summary>
+    protected abstract TTransformer CreateTransformer(ModelDescription description, TorchNetwork network, Device device);
+
+    /// <summary>
+    /// Loads <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> into the freshly built network. Default: every tensor
+    /// whose key and shape match; a tensor of another shape is skipped when <see cref="IsClassifierHead"/> says so, else an error.
+    /// </summary>
+    protected virtual PretrainedLoadReport LoadPretrained(TorchNetwork network, string path, int classes) =>
+        PretrainedWeights.Load(network.Module, path, (key, m, c) => IsClassifierHead(key, m, c, classes));
+
+    /// <summary>Whether a tensor whose shape differs between model and checkpoint is the classifier head (then it is skipped).</summary>
+    protected virtual bool IsClassifierHead(string key, long[] modelShape, long[] checkpointShape, int classes) =>
+        PretrainedWeights.ClassifierOutputs(classes)(key, modelShape, checkpointShape);
+
+    /// <summary>Turns the trained network into its served form (e.g. BatchNorm folded) and returns the record that rebuilds it. Default: unchanged.</summary>
+    protected virtual IModelArchitecture PrepareForServing(TorchNetwork network, IModelArchitecture architecture) => architecture;
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        foreach (var s in DeclareInputs()) s.Check(inputSchema);
+        var cols = inputSchema.ToDictionary(c => c.Name);
+        foreach (var o in Outputs(DeclareInputs(), 0)) cols[o.Column] = OutputSchemaShape.Of(o);
+        return new SchemaShape(cols.Values);
+    }
+
+    /// <summary>Trains the network and returns the fitted transformer.</summary>
+    public TTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = TrainerOptions;
+        // 1. Everything that can be checked without training, first.
+        var declared = DeclareInputs();
+        var inputs = declared.Select(s => s.Resolve(input.Schema, "training data")).ToList();
+        CheckInputs(inputs, "training data");
+        IReadOnlyList<InputSpec>? validation = null;
+        if (o.ValidationSet != null)
+        {
+            // Resolved training specs carry the geometry and class counts: the validation set must have the same.
+            var v = inputs.Select(s => s.Resolve(o.ValidationSet.Schema, "ValidationSet")).ToList();
+            for (int i = 0; i < v.Count; i++) inputs[i].CheckSameGeometry(v[i], "ValidationSet");
+            validation = v;
+        }
+        if (input.GetRowCount() == 0) throw new ArgumentOutOfRangeException(nameof(input), "The training data is empty.");
+        int classes = ClassCount(inputs);
+        var classNames = ClassNamesColumn != null && input.Schema.GetColumnOrNull(ClassNamesColumn) is { } lc && classes > 0
+            ? ClassNames.Of(lc, classes) : Enumerable.Range(1, classes).Select(i => i.ToString()).ToArray();
+        var device = TorchDevices.Resolve(o.Device, Env as MLContext);
+        int seed = o.Seed ?? Host.Rand.Next(); // deterministic when the MLContext has a seed
+
+        // 2. Build the network deterministically, optionally from an official checkpoint.
+        torch.manual_seed(seed);
+        var architecture = Architecture(inputs, classes);
+        var outputs = Outputs(inputs, classes);
+        var network = TorchModelRegistry.Build(architecture, classes);
+        try
+        {
+            LastPretrainedLoad = null;
+            if (o.PretrainedWeightsPath != null)
+            {
+                LastPretrainedLoad = LoadPretrained(network, o.PretrainedWeightsPath, classes);
+                // load_py and friends return parameters with requires_grad off: a pretrained network must train whole.
+                foreach (var p in network.Module.parameters()) p.requires_grad_(true);
+                using var ch = Host.Start("Pretrained");
+                ch.Info(MessageSensitivity.None, LastPretrainedLoad.Summary);
+            }
+            network.Module.to(device);
+            var description = new ModelDescription(Task, architecture.ArchitectureName, TorchModelRegistry.ConfigJson(architecture), classes, classNames,
+                inputs.ToArray(), outputs) { InferenceBatchSize = o.InferenceBatchSize };
+            // ExCP chains carry what rebuilds the network, so any step can be served on its own (ExcpCheckpointTransformer).
+            if (o.ExcpCheckpoints != null)
+                ExcpModelCard.For(description, network.Module).Write(ExcpTrainingCheckpointStore.ChainDirectoryOf(o.CheckpointDirectory!));
+            var task = CreateTask(new TrainingContext(network, input, inputs, validation, device, classes));
+            LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);
+            network.Module.eval();
+            var served = PrepareForServing(network, architecture);
+            description = description with { ConfigJson = TorchModelRegistry.ConfigJson(served) };
+            return CreateTransformer(description, network, device);
+        }
+        catch
+        {
+            network.Module.Dispose(); // never hand out a half-trained model
+            throw;
+        }
+    }
+}
