@@ -35,8 +35,8 @@ public sealed class ClassificationTask : TrainingTask
     public override nn.Module Model => _c.Network.Module;
     /// <inheritdoc/>
     public override long? RowCount { get; }
-    /// <summary>Training rows skipped for a missing label.</summary>
-    public long Skipped => _train.SkippedMissingLabels;
+    /// <inheritdoc/>
+    public override long SkippedRows => _train.SkippedMissingLabels;
 
     /// <inheritdoc/>
     public override void OnStep(long step, long totalSteps) => _onStep?.Invoke(step, totalSteps);

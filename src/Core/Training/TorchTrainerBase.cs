@@ -31,7 +31,7 @@ public sealed record TrainingContext(TorchNetwork Network, IDataView Data, IRead
 /// creates the transformer; and disposes the network if anything fails. A component declares its columns, architecture,
 /// outputs and task, and how its transformer is made.
 /// </summary>
-public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTransformer>
+public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTransformer>, ITorchTrainer
     where TOptions : TorchTrainerOptions
     where TTransformer : TorchTransformerBase
 {
@@ -52,6 +52,7 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
     protected IHost Host { get; }
     /// <summary>The options this trainer was created with.</summary>
     public TOptions TrainerOptions { get; }
+    TorchTrainerOptions ITorchTrainer.Options => TrainerOptions;
     /// <summary>Summary of the last <see cref="Fit"/> (epochs, losses, validation history, BatchNorm re-estimation).</summary>
     public TrainingSummary? LastTrainingSummary { get; private set; }
     /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
@@ -149,6 +150,11 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
                 ExcpModelCard.For(description, network.Module).Write(ExcpTrainingCheckpointStore.ChainDirectoryOf(o.CheckpointDirectory!));
             var task = CreateTask(new TrainingContext(network, input, inputs, validation, device, classes));
             LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);
+            if (task.SkippedRows > 0)
+            {
+                using var ch = Host.Start("Train");
+                ch.Warning(MessageSensitivity.None, $"{task.SkippedRows} rows had a missing label and were skipped.");
+            }
             network.Module.eval();
             var served = PrepareForServing(network, architecture);
             description = description with { ConfigJson = TorchModelRegistry.ConfigJson(served) };

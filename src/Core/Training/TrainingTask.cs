@@ -50,6 +50,8 @@ public abstract class TrainingTask
     /// after <see cref="TorchTrainerOptions.ParameterGroups"/>, so the user's rules win where both match. Default none.
     /// </summary>
     public virtual IReadOnlyList<ParameterGroupRule>? ParameterGroups => null;
+    /// <summary>Training rows skipped so far (a missing label), reported after training. Default 0.</summary>
+    public virtual long SkippedRows => 0;
     /// <summary>The optimisers of a step. Default one AdamW over every trained parameter.</summary>
     public virtual IReadOnlyList<OptimizerGroup> Optimizers => new[] { new OptimizerGroup("model") };
 }

@@ -1,0 +1,103 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Core.Training;
+using MLNetExtensions.Estimators.Segmentation;
+using MLNetExtensions.Estimators.Slab;
+using MLNetExtensions.Estimators.SqueezeTime;
+using MLNetExtensions.Estimators.TinyViM;
+using MLNetExtensions.Evaluators.Segmentation;
+using MLNetExtensions.Tests.Infrastructure;
+using MLNetExtensions.Transforms.Slab;
+using MLNetExtensions.Transforms.SqueezeTime;
+
+namespace MLNetExtensions.Tests.Contract;
+
+/// <summary>
+/// One tiny-data factory per estimator of the suite: the contract tests (<see cref="EstimatorContractTests"/>) run over
+/// every entry, so a new component gets them by adding one line here.
+/// </summary>
+/// <param name="Name">Case name (test display).</param>
+/// <param name="Create">The estimator, with the shared options adjusted by the test (seed, checkpoints, cancellation…).</param>
+/// <param name="Train">Tiny training data.</param>
+/// <param name="Test">Rows to score (no overlap needed).</param>
+/// <param name="Label">Label column (dropped to check that a fitted model applies without it).</param>
+/// <param name="Features">Feature columns the model reads.</param>
+/// <param name="HasBatchNorm">Whether the trained network has BatchNorm layers (their re-estimation must run).</param>
+public sealed record EstimatorCase(string Name, Func<MLContext, Action<TorchTrainerOptions>, IEstimator<ITransformer>> Create,
+    Func<MLContext, IDataView> Train, Func<MLContext, IDataView> Test, string Label, string[] Features, bool HasBatchNorm)
+{
+    public override string ToString() => Name;
+}
+
+public static class EstimatorRegistry
+{
+    public static readonly EstimatorCase[] All =
+    {
+        new("SimpleConvNet (image classifier base)",
+            (ml, c) => new TestCnnTrainer(ml, Configure(new TestCnnTrainer.Options { ImageColumnName = "Image", Width = 4, MaxEpochs = 2, BatchSize = 8, LearningRate = 5e-3 }, c)),
+            ml => ContractData.Images(ml, 32, 16, 0), ml => ContractData.Images(ml, 8, 16, 100), "Label", new[] { "Image" }, true),
+        new("TinyViM",
+            (ml, c) => ml.MulticlassClassification.Trainers.TinyViM(Configure(new TinyViMClassifier.Options { ImageColumnName = "Image", Variant = "Micro", MaxEpochs = 2, BatchSize = 8 }, c)),
+            ml => ContractData.Images(ml, 32, 32, 0), ml => ContractData.Images(ml, 8, 32, 100), "Label", new[] { "Image" }, true),
+        new("SLAB (DeiT nano, PRepBN)",
+            (ml, c) => ml.MulticlassClassification.Trainers.Slab(Configure(new SlabClassifier.Options { ImageColumnName = "Image", Family = SlabFamily.DeiT, Variant = "nano", MaxEpochs = 2, BatchSize = 8 }, c)),
+            ml => ContractData.Images(ml, 32, 16, 0), ml => ContractData.Images(ml, 8, 16, 100), "Label", new[] { "Image" }, true),
+        new("SSA segmenter",
+            (ml, c) => ml.Segmentation().Trainers.Ssa(Configure(new SsaSegmenter.Options { BackboneWidths = new[] { 8, 8, 8, 8 }, DecoderChannels = 8, MaxEpochs = 2, BatchSize = 4 }, c)),
+            ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 16, Seed = 1, SourceRows = 100, Height = 32, Width = 32 })),
+            ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 4, Seed = 2, SourceRows = 100, Height = 32, Width = 32 })),
+            "Mask", new[] { "Image" }, true),
+        new("SqueezeTime video classifier",
+            (ml, c) => ml.MulticlassClassification.Trainers.SqueezeTime(Configure(new SqueezeTimeVideoClassifier.Options { Config = SqueezeTimeConfig.Tiny(frames: 8), MaxEpochs = 2, BatchSize = 4 }, c)),
+            ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 16, Seed: 1))),
+            ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 4, Seed: 2))),
+            "Label", new[] { "Video" }, true),
+    };
+
+    public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
+
+    private static T Configure<T>(T options, Action<TorchTrainerOptions> configure) where T : TorchTrainerOptions
+    {
+        options.Seed = 5;
+        options.LogEveryNSteps = 0;
+        options.BatchNormRecalibrationBatches = 2;
+        configure(options);
+        return options;
+    }
+}
+
+/// <summary>Tiny image data for the contract tests: Fashion-MNIST items padded into C×S×S float vectors (S ≥ 28 pads, else crops).</summary>
+public static class ContractData
+{
+    private sealed class Row
+    {
+        public float[] Image { get; set; } = Array.Empty<float>();
+        [KeyType(10)] public uint Label { get; set; }
+    }
+
+    public static IDataView Images(MLContext ml, int rows, int side, int skip)
+    {
+        var src = FashionMnist.Load(ml, FashionMnistSplit.Train, rows + skip);
+        var pixels = src.GetColumn<VBuffer<float>>("Pixels").Skip(skip).Select(v => v.DenseValues().ToArray()).ToArray();
+        var labels = src.GetColumn<uint>("Label").Skip(skip).ToArray();
+        var data = new List<Row>();
+        for (int r = 0; r < rows; r++)
+        {
+            var img = new float[3 * side * side];
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < side; y++)
+                    for (int x = 0; x < side; x++)
+                    {
+                        int sy = y - (side - 28) / 2, sx = x - (side - 28) / 2;
+                        if (sy >= 0 && sy < 28 && sx >= 0 && sx < 28) img[(c * side + y) * side + x] = pixels[r][sy * 28 + sx];
+                    }
+            data.Add(new Row { Image = img, Label = labels[r] - 1 });
+        }
+        var def = SchemaDefinition.Create(typeof(Row));
+        def["Image"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, side, side);
+        return ml.Data.Cache(ml.Data.LoadFromEnumerable(data, def));
+    }
+}
