@@ -1,0 +1,45 @@
+using MLNetExtensions.Core.Models;
+using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.Segmentation;
+using MLNetExtensions.Transforms.Slab;
+using MLNetExtensions.Transforms.SqueezeTime;
+using MLNetExtensions.Transforms.TinyViM;
+
+namespace MLNetExtensions.Tests.Contract;
+
+/// <summary>A tiny configuration of one registered family and the input shapes (without batch) of its forward slots.</summary>
+/// <param name="Name">Case name; its state-dict snapshot is <c>Snapshots/{Name}.txt</c>.</param>
+/// <param name="Architecture">The typed record (its <c>ArchitectureName</c> is the registry name).</param>
+/// <param name="Classes">Classes.</param>
+/// <param name="Inputs">Slot → per-row shape.</param>
+/// <param name="NotInForward">Parameter-name prefixes a plain forward does not use (training-loss-only or officially unused).</param>
+public sealed record ArchitectureCase(string Name, IModelArchitecture Architecture, int Classes, Dictionary<string, long[]> Inputs, string[]? NotInForward = null)
+{
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// One entry per registered architecture family; <see cref="ArchitectureContractTests"/> fails when a registered family
+/// has no case, so a new family gets the forward/backward and state-dict checks by adding one line here.
+/// </summary>
+public static class ArchitectureRegistry
+{
+    private static Dictionary<string, long[]> Image(int c, int h, int w) => new() { [TorchNetwork.InputSlot] = new long[] { c, h, w } };
+
+    public static readonly ArchitectureCase[] All =
+    {
+        new("SimpleConvNet", new SimpleConvNetConfig(3, 4, 2), 5, Image(3, 16, 16)),
+        new("tinyvim-micro", new TinyViMArchitecture(TinyViMConfig.Micro, false, false), 5, Image(3, 32, 32)),
+        new("tinyvim-micro-deployed", new TinyViMArchitecture(TinyViMConfig.Micro, false, true), 5, Image(3, 32, 32)),
+        new("slab-deit-nano", new SlabArchitecture(SlabFamily.DeiT, SlabArchitecture.DeitVariant("nano") with { ImgSize = 16, NumClasses = 5 }, null, false), 5, Image(3, 16, 16),
+            NotInForward: new[] { "cls_token" }), // official: kept for checkpoint keys, never used in forward
+        new("slab-swin-nano", new SlabArchitecture(SlabFamily.Swin, null, SlabArchitecture.SwinVariant("nano") with { ImgSize = 16, NumClasses = 5 }, false), 5, Image(3, 16, 16)),
+        new("ssa-segnet", new SsaSegmentationNetworkConfig(new ConvPyramidConfig(new[] { 8, 8, 8, 8 }), 8, SegmentationHeadKind.Ssa), 4, Image(3, 32, 32),
+            NotInForward: new[] { "decode_head.head.gt_" }), // ground-truth prototype branch: only in the training loss
+        new("ssa-segnet-plain", new SsaSegmentationNetworkConfig(new ConvPyramidConfig(new[] { 8, 8, 8, 8 }), 8, SegmentationHeadKind.Plain), 4, Image(3, 32, 32)),
+        new("squeezetime-tiny", new SqueezeTimeArchitecture(SqueezeTimeConfig.Tiny(numClasses: 4, frames: 8), 32, 32, SqueezeTimeConfig.PixelMean.ToArray(), SqueezeTimeConfig.PixelStd.ToArray()),
+            4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
+    };
+
+    public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
+}
