@@ -257,10 +257,10 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
 
     /// <summary>Builds a registered network and loads <paramref name="weights"/> into it (strict, every key and shape).</summary>
     private protected static TorchNetwork Rebuild(IHostEnvironment env, string architecture, string configJson, int classes,
-        Dictionary<string, Tensor> weights, string source)
+        Dictionary<string, Tensor> weights, string source, Func<string, bool>? mayKeepInitial = null)
     {
         var net = TorchModelRegistry.BuildNetwork(architecture, configJson, classes);
-        try { StateDicts.LoadStrict(net.Module, weights, source); }
+        try { StateDicts.LoadStrict(net.Module, weights, source, mayKeepInitial); }
         catch { net.Module.Dispose(); throw; }
         net.Module.to(DeviceOf(env));
         net.Module.eval();

@@ -84,7 +84,8 @@ public sealed class SsaSegmentationTransformer : TorchTransformerBase
         var v1 = JsonSerializer.Deserialize<SegmentationModelDescription>(json)
             ?? throw new InvalidDataException("The SsaSegmentationTransformer model's description is empty.");
         var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
-        var net = Rebuild(env, v1.Architecture, v1.ConfigJson, v1.NumClasses, weights, "model zip");
+        // Version-1 zips predate SSA's official constant buffer ssa_loss.criterion.empty_weight: it keeps its value.
+        var net = Rebuild(env, v1.Architecture, v1.ConfigJson, v1.NumClasses, weights, "model zip", k => k.EndsWith(".ssa_loss.criterion.empty_weight", StringComparison.Ordinal));
         return new SsaSegmentationTransformer(env, v1.ToModelDescription(), net, DeviceOf(env));
     }
 

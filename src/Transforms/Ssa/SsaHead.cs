@@ -36,6 +36,7 @@ public sealed class SsaHead : SegmentationHead
     private readonly Sequential gt_center_pos_proj;
     private readonly Linear center_proj;
     private readonly Linear gt_center_proj;
+    private readonly SsaLoss ssa_loss;
 
     /// <summary>Creates an SSA head for C-channel features and K classes.</summary>
     public SsaHead(SsaHeadConfig config) : base(nameof(SsaHead), config.Channels, config.NumClasses)
@@ -56,6 +57,7 @@ public sealed class SsaHead : SegmentationHead
         gt_center_pos_proj = Mlp(c);
         center_proj = Linear(c, c, hasBias: false);
         gt_center_proj = Linear(c, c, hasBias: false);
+        ssa_loss = new SsaLoss(k);
         RegisterComponents();
     }
 

@@ -23,7 +23,9 @@ public class SsaHeadTests
         using var head = new SsaHead(SsaHeadConfig.Fixture);
         using var doc = SharedData.Fixture("ssa", "fixture.json");
         var expected = doc.RootElement.GetProperty("state_dict").EnumerateObject()
-            .Select(p => $"{p.Name}:{string.Join("x", p.Value.EnumerateArray().Select(v => v.GetInt64()))}").OrderBy(s => s, StringComparer.Ordinal);
+            .Select(p => $"{p.Name}:{string.Join("x", p.Value.EnumerateArray().Select(v => v.GetInt64()))}")
+            // Official state dicts also carry SSALoss's constant buffer (K+1 values); the fixture's weights leave it out (note §9, corrected).
+            .Append($"ssa_loss.criterion.empty_weight:{SsaHeadConfig.Fixture.NumClasses + 1}").OrderBy(s => s, StringComparer.Ordinal);
         var actual = head.state_dict().Select(kv => $"{kv.Key}:{string.Join("x", kv.Value.shape)}").OrderBy(s => s, StringComparer.Ordinal);
         Assert.Equal(expected, actual);
         // §5 of the method note: 8C² + KC + 14C extra parameters, plus conv_seg (KC + K).
