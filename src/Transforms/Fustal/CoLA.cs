@@ -59,6 +59,9 @@ public sealed class CoLA : nn.Module<Tensor, CoLAOutput>
         RegisterComponents();
     }
 
+    /// <summary>The actionness module (embeddings, CAS, actionness).</summary>
+    public CoLAActionnessModule ActionnessModule => aness_module;
+
     /// <summary>The configuration.</summary>
     public CoLAConfig Config => _config;
 
