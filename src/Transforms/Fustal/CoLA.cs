@@ -54,6 +54,8 @@ public sealed class CoLA : nn.Module<Tensor, CoLAOutput>
         ArgumentNullException.ThrowIfNull(config);
         if (config.REasy < 1 || config.RHard < 1) throw new ArgumentOutOfRangeException(nameof(config), "r_easy and r_hard must be ≥ 1.");
         _config = config;
+        // Conv1d on this CPU needs oneDNN off (see ConvolutionBackend); the suite's trainers do the same.
+        MLNetExtensions.Core.Torch.ConvolutionBackend.EnsureCorrect();
         aness_module = new CoLAActionnessModule(config.FeatureDim, config.NumClasses, config.EmbedDim, config.FeatureDropout);
         dropout = nn.Dropout(config.MiningDropout);
         RegisterComponents();
