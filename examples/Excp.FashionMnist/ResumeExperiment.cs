@@ -6,7 +6,7 @@
 // within ~20 steps.
 using System.Diagnostics;
 using System.Globalization;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Plotting;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -19,7 +19,7 @@ public static class MLNetExtensionsRegistration
         ArgumentNullException.ThrowIfNull(mlContext);
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
-        Core.Checkpoints.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Excp.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }

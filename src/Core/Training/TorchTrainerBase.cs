@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Core.Checkpoints;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Inference;
@@ -27,7 +26,7 @@ public sealed record TrainingContext(TorchNetwork Network, IDataView Data, IRead
 /// The one template that owns <c>Fit</c> for every TorchSharp trainer of the suite: validates the options; binds the
 /// training and validation schemas and checks that they agree; rejects empty data; resolves device and seed; builds the
 /// network from a typed architecture record; loads pretrained weights (leaving every parameter trainable); writes the
-/// ExCP model card when checkpoints are ExCP chains; runs <see cref="TorchTrainingLoop"/>; prepares the serving form;
+/// model description into the checkpoint format (ExCP model cards); runs <see cref="TorchTrainingLoop"/>; prepares the serving form;
 /// creates the transformer; and disposes the network if anything fails. A component declares its columns, architecture,
 /// outputs and task, and how its transformer is made.
 /// </summary>
@@ -145,9 +144,8 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
             network.Module.to(device);
             var description = new ModelDescription(Task, architecture.ArchitectureName, TorchModelRegistry.ConfigJson(architecture), classes, classNames,
                 inputs.ToArray(), outputs) { InferenceBatchSize = o.InferenceBatchSize };
-            // ExCP chains carry what rebuilds the network, so any step can be served on its own (ExcpCheckpointTransformer).
-            if (o.ExcpCheckpoints != null)
-                ExcpModelCard.For(description, network.Module).Write(ExcpTrainingCheckpointStore.ChainDirectoryOf(o.CheckpointDirectory!));
+            // A checkpoint format that serves its steps (ExCP) stores what rebuilds the network.
+            o.CheckpointFormat?.DescribeModel(o.CheckpointDirectory!, description, network.Module);
             var task = CreateTask(new TrainingContext(network, input, inputs, validation, device, classes));
             LastTrainingSummary = new TorchTrainingLoop(Host, o, seed).Run(task);
             if (task.SkippedRows > 0)

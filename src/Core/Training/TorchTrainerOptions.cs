@@ -95,11 +95,12 @@ public abstract class TorchTrainerOptions
     /// <summary>Folder for periodic training checkpoints (weights, optimizer state, progress); null = none. Default null.</summary>
     public string? CheckpointDirectory { get; set; }
     /// <summary>
-    /// Write the periodic checkpoints as an ExCP chain (weights + AdamW moments, lossy, typically 15–60× smaller) in
-    /// <c>CheckpointDirectory/excp</c> instead of uncompressed files; null = off (uncompressed, the default). Resume then
-    /// restores weights and moments from the chain's last step, and Adam's step (restarted at 0 after a lossy link, see ExcpOptions.ResumeAdamStep). Needs <see cref="CheckpointDirectory"/>.
+    /// How the periodic checkpoints are stored: null = uncompressed files (the default); an ExCP chain with
+    /// <c>new ExcpOptions { … }</c> (MLNetExtensions.Transforms.Excp: weights + AdamW moments, lossy, typically 15–60×
+    /// smaller, in <c>CheckpointDirectory/excp</c>, and every step servable with <c>mlContext.Transforms.LoadExcpCheckpoint</c>).
+    /// Needs <see cref="CheckpointDirectory"/>.
     /// </summary>
-    public MLNetExtensions.Core.Checkpoints.ExcpOptions? ExcpCheckpoints { get; set; }
+    public ICheckpointFormat? CheckpointFormat { get; set; }
     /// <summary>Resume from the latest checkpoint in <see cref="CheckpointDirectory"/> if one exists. Default true.</summary>
     public bool ResumeFromCheckpoint { get; set; } = true;
 
@@ -143,10 +144,10 @@ public abstract class TorchTrainerOptions
         if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (PretrainedWeightsPath != null && !File.Exists(PretrainedWeightsPath))
             throw new FileNotFoundException($"PretrainedWeightsPath '{PretrainedWeightsPath}' does not exist.", PretrainedWeightsPath);
-        if (ExcpCheckpoints != null)
+        if (CheckpointFormat != null)
         {
-            if (CheckpointDirectory == null) throw new ArgumentException("ExcpCheckpoints needs a CheckpointDirectory.", nameof(ExcpCheckpoints));
-            ExcpCheckpoints.Validate();
+            if (CheckpointDirectory == null) throw new ArgumentException("CheckpointFormat needs a CheckpointDirectory.", nameof(CheckpointFormat));
+            CheckpointFormat.Validate();
         }
         TorchDevices.Parse(Device); // throws on a malformed device string
     }

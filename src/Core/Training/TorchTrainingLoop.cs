@@ -73,8 +73,7 @@ public sealed class TorchTrainingLoop
         Dictionary<string, Tensor>? bestWeights = null;
         bool resumed = false;
         ITrainingCheckpointStore? store = _o.CheckpointDirectory == null ? null
-            : _o.ExcpCheckpoints != null ? new ExcpTrainingCheckpointStore(_o.CheckpointDirectory, _o.ExcpCheckpoints, startNewChain: !_o.ResumeFromCheckpoint)
-            : new TrainingCheckpointStore(_o.CheckpointDirectory);
+            : _o.CheckpointFormat?.Open(_o.CheckpointDirectory, _o.ResumeFromCheckpoint) ?? new TrainingCheckpointStore(_o.CheckpointDirectory);
         if (store != null && _o.ResumeFromCheckpoint && store.TryLoadLatest(model, helpers, out var state))
         {
             step = state.Step; best = state.BestMetric; bestEpoch = state.BestEpoch; sinceBest = state.EpochsSinceBest;

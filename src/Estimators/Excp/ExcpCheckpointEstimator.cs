@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Core.Models;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;

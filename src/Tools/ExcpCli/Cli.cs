@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 
 namespace MLNetExtensions.ExcpCli;
 

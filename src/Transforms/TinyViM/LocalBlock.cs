@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.TinyViM;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.TinyViM;

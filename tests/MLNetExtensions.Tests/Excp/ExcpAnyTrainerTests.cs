@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Data.Scenes;
 using MLNetExtensions.Core.Data.Video;
 using MLNetExtensions.Core.Inference;
@@ -49,7 +49,7 @@ public class ExcpAnyTrainerTests
     private static T With<T>(T o, string checkpointDirectory) where T : TorchTrainerOptions
     {
         o.CheckpointDirectory = checkpointDirectory;
-        o.ExcpCheckpoints = new ExcpOptions { Alpha = 5e-3 };
+        o.CheckpointFormat = new ExcpOptions { Alpha = 5e-3 };
         o.Seed = 3; o.MaxEpochs = 2; o.LogEveryNSteps = 0; o.BatchNormRecalibrationBatches = 0;
         return o;
     }

@@ -1,6 +1,6 @@
 using MLNetExtensions.Core.IO;
 using System.Buffers.Binary;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using Xunit;
 using Xunit.Abstractions;
 

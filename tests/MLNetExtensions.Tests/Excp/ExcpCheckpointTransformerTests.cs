@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Estimators.Excp;
@@ -24,7 +24,7 @@ public sealed class ExcpServedChainFixture : IDisposable
         {
             ImageColumnName = "Pixels", MaxEpochs = 3, BatchSize = 32, LearningRate = 5e-3, Seed = 7,
             Mean = new[] { 0.5f, 0.5f, 0.5f }, Std = new[] { 0.5f, 0.5f, 0.5f }, LabelSmoothing = 0,
-            CheckpointDirectory = Root, ExcpCheckpoints = new ExcpOptions { Alpha = 5e-3 }, BatchNormRecalibrationBatches = 0,
+            CheckpointDirectory = Root, CheckpointFormat = new ExcpOptions { Alpha = 5e-3 }, BatchNormRecalibrationBatches = 0,
         };
         Trained = new TestCnnTrainer(Ml, o).Fit(Train);
         ChainDirectory = Path.Combine(Root, "excp");

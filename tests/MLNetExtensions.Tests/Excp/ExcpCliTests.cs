@@ -1,4 +1,4 @@
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.ExcpCli;
 using TorchSharp;
 using TorchSharp.PyBridge;

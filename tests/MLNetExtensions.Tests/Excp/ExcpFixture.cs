@@ -1,5 +1,5 @@
 using System.Text.Json;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.IO;
 using MLNetExtensions.Tests.Infrastructure;
 

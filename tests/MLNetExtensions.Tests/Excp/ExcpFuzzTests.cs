@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using Xunit;
 using Xunit.Abstractions;
 

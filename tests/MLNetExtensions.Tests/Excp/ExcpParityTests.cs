@@ -1,4 +1,4 @@
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,4 +1,4 @@
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit;

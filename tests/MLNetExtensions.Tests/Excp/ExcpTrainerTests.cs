@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Tests.Infrastructure;
@@ -9,14 +9,14 @@ using Xunit;
 
 namespace MLNetExtensions.Tests.Excp;
 
-/// <summary>The shared training loop writing its periodic checkpoints through ExCP (TorchTrainerOptions.ExcpCheckpoints).</summary>
+/// <summary>The shared training loop writing its periodic checkpoints through ExCP (TorchTrainerOptions.CheckpointFormat).</summary>
 public class ExcpTrainerTests
 {
     private static TestCnnTrainer.Options Quick(int epochs, string? dir = null, ExcpOptions? excp = null) => new()
     {
         ImageColumnName = "Pixels", MaxEpochs = epochs, BatchSize = 32, LearningRate = 5e-3, Seed = 7,
         Mean = new[] { 0.5f, 0.5f, 0.5f }, Std = new[] { 0.5f, 0.5f, 0.5f }, LabelSmoothing = 0,
-        CheckpointDirectory = dir, ExcpCheckpoints = excp, BatchNormRecalibrationBatches = 0,
+        CheckpointDirectory = dir, CheckpointFormat = excp, BatchNormRecalibrationBatches = 0,
     };
 
     [Fact]

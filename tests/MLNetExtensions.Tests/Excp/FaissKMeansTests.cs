@@ -1,4 +1,4 @@
-using MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Transforms.Excp;
 using Xunit;
 
 namespace MLNetExtensions.Tests.Excp;

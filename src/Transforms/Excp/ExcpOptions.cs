@@ -1,4 +1,9 @@
-namespace MLNetExtensions.Core.Checkpoints;
+using MLNetExtensions.Core.Models;
+using MLNetExtensions.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>How a training run resumed from a lossy chain step sets Adam's step count (the bias-correction clock).</summary>
 public enum ExcpResumeAdamStep
@@ -19,7 +24,7 @@ public enum ExcpResumeAdamStep
 /// (α = 5e-5, β = 2, clamp 2.5, 4-bit streams) but fix its information losses unless
 /// <see cref="OfficialCompatibility"/> is set.
 /// </summary>
-public sealed record ExcpOptions
+public sealed record ExcpOptions : ICheckpointFormat
 {
     /// <summary>α of the weight criterion: τ_w = min(clamp, α/√mean(exp_avg_sq))·median(|R|). Not scale-free: small models need 40–100× the official 5e-5.</summary>
     public double Alpha { get; init; } = 5e-5;
@@ -87,4 +92,12 @@ public sealed record ExcpOptions
         if (KeyFrameInterval < 0) throw new ArgumentException($"ExcpOptions.KeyFrameInterval must be ≥ 0, got {KeyFrameInterval}.");
         if (ZstdLevel is < 1 or > 22) throw new ArgumentException($"ExcpOptions.ZstdLevel must be in 1..22, got {ZstdLevel}.");
     }
+
+    /// <summary>The ExCP chain in <c>checkpointDirectory/excp</c> (a new chain unless <paramref name="resume"/>).</summary>
+    public ITrainingCheckpointStore Open(string checkpointDirectory, bool resume) =>
+        new ExcpTrainingCheckpointStore(checkpointDirectory, this, startNewChain: !resume);
+
+    /// <summary>Writes the chain's model card (<see cref="ExcpModelCard"/>), so any step can be served on its own.</summary>
+    public void DescribeModel(string checkpointDirectory, ModelDescription description, nn.Module network) =>
+        ExcpModelCard.For(description, network).Write(ExcpTrainingCheckpointStore.ChainDirectoryOf(checkpointDirectory));
 }

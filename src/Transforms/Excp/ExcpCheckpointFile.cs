@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// A standalone, lossless checkpoint file in the ExCP container (a single key frame: same header, checksums and zstd

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>A compressed checkpoint file (or chain) is corrupt, truncated, of an unknown version, or missing a link.</summary>
 public sealed class ExcpFormatException : Exception

@@ -1,7 +1,7 @@
 using MLNetExtensions.Core.IO;
 using System.Buffers.Binary;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>One link of a chain as recorded in the chain index.</summary>
 /// <param name="Step">Training step.</param>

@@ -1,11 +1,11 @@
 using System.Text.Json;
-using MLNetExtensions.Core.Checkpoints;
 using MLNetExtensions.Core.IO;
+using MLNetExtensions.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Core.Training;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// Periodic training checkpoints as an ExCP chain in <c>directory/excp</c>: each save appends weights, float buffers and
@@ -109,7 +109,7 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
 
     // ExCP stores one AdamW's moments beside each weight.
     private static OptimizerHelper Single(IReadOnlyList<OptimizerHelper> optimizers) => optimizers.Count == 1 ? optimizers[0]
-        : throw new NotSupportedException($"ExcpCheckpoints store the moments of one AdamW; this training step has {optimizers.Count} optimisers. Use uncompressed checkpoints (ExcpCheckpoints = null).");
+        : throw new NotSupportedException($"CheckpointFormat store the moments of one AdamW; this training step has {optimizers.Count} optimisers. Use uncompressed checkpoints (CheckpointFormat = null).");
 
     private static TrainingCheckpoint WithAdamStep(TrainingCheckpoint ck, long step) =>
         new(ck.Step, ck.Parameters.Select(p => p.Adam == null ? p : p with { Adam = p.Adam with { Step = step } }), ck.Optimizer, ck.Extras);

@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// Reads and writes PyTorch checkpoint files (a <c>torch.save(model.state_dict())</c> <c>.pt</c> or a

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// The ExCP algorithm on whole checkpoints (method note §2): residual against the previous RECONSTRUCTED checkpoint

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>CRC-32C (Castagnoli), used for the per-section checksums of ExCP files (System.IO.Hashing is not referenced).</summary>
 public static class Crc32C

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>How a stream's surviving entries are stored.</summary>
 public enum StreamEncoding : byte

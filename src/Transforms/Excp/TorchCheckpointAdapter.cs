@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// Converts between a live TorchSharp module + Adam/AdamW optimizer and a <see cref="TrainingCheckpoint"/>. Optimizer

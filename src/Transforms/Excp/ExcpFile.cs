@@ -1,7 +1,7 @@
 using MLNetExtensions.Core.IO;
 using System.Buffers.Binary;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>Location and checksum of one zstd-compressed section of an ExCP file.</summary>
 public readonly record struct ExcpSection(long Offset, long StoredLength, long RawLength, uint Crc32C);

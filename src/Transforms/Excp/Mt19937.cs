@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// The standard 32-bit Mersenne Twister (<c>std::mt19937</c>), with faiss 1.7.x's helpers on top. Needed to reproduce

@@ -11,7 +11,7 @@ using MLNetExtensions.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>What an <see cref="ExcpCheckpointTransformer"/> writes into the model zip.</summary>
 public enum ExcpModelPayload
@@ -28,7 +28,7 @@ public enum ExcpModelPayload
 
 /// <summary>
 /// A chosen step of an ExCP training chain (written by any of the suite's trainers with
-/// <see cref="TorchTrainerOptions.ExcpCheckpoints"/>: classifiers, segmenters, video classifiers) served as an ML.NET
+/// <see cref="TorchTrainerOptions.CheckpointFormat"/>: classifiers, segmenters, video classifiers) served as an ML.NET
 /// transformer with the outputs its trainer's model has (e.g. <c>Score</c>/<c>PredictedLabel</c>), built from the chain
 /// alone (the step's embedded <see cref="ExcpModelCard"/> rebuilds the network). Round-trips through
 /// <c>mlContext.Model.Save/Load</c> (<c>RegisterMLNetExtensions()</c> first) with the payload chosen by

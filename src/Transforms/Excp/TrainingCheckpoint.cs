@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>Adam's per-parameter state (PyTorch names): first moment, second moment and step count.</summary>
 /// <param name="ExpAvg">First moment <c>exp_avg</c>, same element count as the parameter.</param>

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>Per-tensor statistics of the weight criterion (method note §2.2).</summary>
 /// <param name="MeanExpAvgSq">Tensor mean of <c>exp_avg_sq</c>.</param>

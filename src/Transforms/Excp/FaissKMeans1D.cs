@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>
 /// One-dimensional k-means identical to faiss 1.7.x CPU <c>Clustering::train</c> with an <c>IndexFlatL2</c> and faiss

@@ -1,6 +1,6 @@
 using MLNetExtensions.Core.Inference;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>Turns a chosen step of an ExCP training chain into a servable model.</summary>
 public static class ExcpServing

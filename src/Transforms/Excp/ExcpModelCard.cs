@@ -8,7 +8,7 @@ using MLNetExtensions.Core.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>Name and shape of one tensor a network expects from a checkpoint (parameters and float buffers).</summary>
 public sealed record ExcpTensorSignature(string Name, long[] Shape);

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Checkpoints;
+namespace MLNetExtensions.Transforms.Excp;
 
 /// <summary>How one tensor is stored in a link.</summary>
 public enum TensorEncoding : byte
