@@ -11,7 +11,11 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
     {
         if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), "DropPath probability must lie in [0, 1).");
         P = p;
+        _keep = 1 - p;
     }
+
+    // Rooted for the layer's lifetime (a temporary Scalar can be finalised while LibTorch still reads it).
+    private readonly Scalar _keep;
 
     /// <summary>Drop probability.</summary>
     public double P { get; }
@@ -24,7 +28,14 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
         var shape = new long[x.dim()];
         shape[0] = x.shape[0];
         for (int i = 1; i < shape.Length; i++) shape[i] = 1;
-        var keep = torch.empty(shape, x.dtype, x.device).bernoulli_(1 - P).div_(1 - P);
+        var keep = torch.empty(shape, x.dtype, x.device).bernoulli_(1 - P).div_(_keep);
         return (x * keep).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _keep.Dispose();
+        base.Dispose(disposing);
     }
 }
