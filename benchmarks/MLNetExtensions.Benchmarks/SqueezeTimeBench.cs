@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Transforms.Baselines;
@@ -9,6 +9,7 @@ using MLNetExtensions.Transforms.SqueezeTime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Benchmarks;
 

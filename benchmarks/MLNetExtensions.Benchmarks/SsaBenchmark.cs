@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Benchmarks;
 

@@ -12,6 +12,7 @@ using MLNetExtensions.Transforms.TinyViM;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Benchmarks;
 

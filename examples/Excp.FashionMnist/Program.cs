@@ -11,6 +11,7 @@ using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Plotting;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Datasets;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;

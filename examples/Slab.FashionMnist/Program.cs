@@ -13,6 +13,7 @@ using MLNetExtensions.Estimators.Slab;
 using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
+using MLNetExtensions.Transforms.Datasets;
 
 var o = Args.Parse(args);
 var inv = System.Globalization.CultureInfo.InvariantCulture;

@@ -7,7 +7,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Estimators.SqueezeTime;
@@ -16,6 +16,7 @@ using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.Video;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Datasets;
 
 int Arg(string name, int def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : def; }
 string outDir = Array.IndexOf(args, "--out") is int oi and >= 0 && oi + 1 < args.Length ? args[oi + 1] : "squeezetime-motion-out";

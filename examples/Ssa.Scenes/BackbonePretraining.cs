@@ -1,9 +1,10 @@
-using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Examples.SsaScenes;
 

@@ -14,7 +14,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Core.Tuning;
 using MLNetExtensions.Estimators.Segmentation;
@@ -22,6 +22,8 @@ using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Examples.SsaScenes;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
+using MLNetExtensions.Transforms.Datasets;
+using MLNetExtensions.Transforms.Ssa;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 bool quick = args.Contains("--quick");

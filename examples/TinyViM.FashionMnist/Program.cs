@@ -10,6 +10,7 @@ using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.TinyViM;
+using MLNetExtensions.Transforms.Datasets;
 
 var opts = Args.Parse(args);
 if (opts.Threads is int threads) TorchSharp.torch.set_num_threads(threads);

@@ -3,6 +3,7 @@ using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Video;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions;
 

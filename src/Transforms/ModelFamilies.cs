@@ -6,6 +6,7 @@ using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.TinyViM;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions;
 

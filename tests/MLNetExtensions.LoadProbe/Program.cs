@@ -7,7 +7,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets.Scenes;
+using MLNetExtensions.Transforms.Datasets;
 
 if (args.Length is not (4 or 5) || (args.Length == 5 && args[4] is not ("fashion" or "scenes") && !args[4].StartsWith("binary:", StringComparison.Ordinal)))
 {

@@ -6,6 +6,7 @@ using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Estimators.Segmentation;
 

@@ -9,6 +9,7 @@ using MLNetExtensions.Core.Training;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Estimators.Segmentation;
 

@@ -1,5 +1,6 @@
 using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Transforms.Segmentation;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Estimators.Segmentation;
 

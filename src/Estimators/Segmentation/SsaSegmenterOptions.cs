@@ -1,6 +1,7 @@
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Transforms.Segmentation;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Estimators.Segmentation;
 

@@ -2,6 +2,7 @@ using MLNetExtensions.Transforms.Ssa;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Transforms.GeminiFusion;
 

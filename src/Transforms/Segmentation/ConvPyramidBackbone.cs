@@ -3,6 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Transforms.Segmentation;
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Transforms.Ssa;
 

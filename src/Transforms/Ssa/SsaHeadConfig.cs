@@ -1,3 +1,5 @@
+using MLNetExtensions.Transforms.Segmentation;
+
 namespace MLNetExtensions.Transforms.Ssa;
 
 /// <summary>

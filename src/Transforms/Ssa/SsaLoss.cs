@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Transforms.Ssa;
 

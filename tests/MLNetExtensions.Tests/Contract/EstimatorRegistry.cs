@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Scenes;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Scenes;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.Segmentation;
 using MLNetExtensions.Estimators.Slab;
@@ -12,6 +12,7 @@ using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Tests.Infrastructure;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.SqueezeTime;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Contract;
 

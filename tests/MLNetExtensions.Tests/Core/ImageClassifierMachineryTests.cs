@@ -7,6 +7,7 @@ using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Core;
 

@@ -4,6 +4,7 @@ using MLNetExtensions.Core.Data;
 using MLNetExtensions.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Core;
 

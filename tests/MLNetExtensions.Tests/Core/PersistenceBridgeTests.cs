@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetExtensions.Core.Interop;
 using MLNetExtensions.Tests.Infrastructure;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Core;
 
@@ -34,7 +35,7 @@ public class PersistenceBridgeTests
     public void LoadingWithoutRegistrationFailsAndRegistrationFixesIt()
     {
         var ml = new MLContext(1);
-        var data = MLNetExtensions.Core.Data.FashionMnist.Load(ml, MLNetExtensions.Core.Data.FashionMnistSplit.Train, 64);
+        var data = MLNetExtensions.Transforms.Datasets.FashionMnist.Load(ml, MLNetExtensions.Transforms.Datasets.FashionMnistSplit.Train, 64);
         using var model = new TestCnnTrainer(ml, new TestCnnTrainer.Options { ImageColumnName = "Pixels", MaxEpochs = 1, Seed = 1 }).Fit(data);
         var zip = Path.Combine(Directory.CreateTempSubdirectory("mlx-reg").FullName, "m.zip");
         ml.Model.Save(model, data.Schema, zip);

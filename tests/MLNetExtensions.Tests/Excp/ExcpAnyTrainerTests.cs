@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Transforms.Excp;
-using MLNetExtensions.Core.Data.Scenes;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Scenes;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Core.Training;

@@ -8,6 +8,7 @@ using MLNetExtensions.Estimators.Excp;
 using MLNetExtensions.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Excp;
 

@@ -6,6 +6,7 @@ using MLNetExtensions.Core.Training;
 using MLNetExtensions.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Excp;
 

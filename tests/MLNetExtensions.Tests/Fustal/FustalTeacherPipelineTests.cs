@@ -4,6 +4,7 @@ using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Fustal;
 

@@ -1,5 +1,6 @@
 using MLNetExtensions.Transforms.Fustal;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Fustal;
 

@@ -1,8 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
-using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets.Scenes;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Segmentation;
 

@@ -2,13 +2,15 @@ using MLNetExtensions.Tests.Infrastructure;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Estimators.Segmentation;
 using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
+using MLNetExtensions.Transforms.Datasets;
+using MLNetExtensions.Transforms.Ssa;
 
 namespace MLNetExtensions.Tests.Segmentation;
 
@@ -29,7 +31,7 @@ public sealed class TrainedSegmenterFixture : IDisposable
         torch.set_num_threads(1);
         // Kept small: the shared 2-core box runs this under heavy load (about 0.5–4 s per step).
         Train = FashionScenes.Load(Ml, new FashionSceneOptions { Count = 288, Seed = 1, SourceRows = 2000 });
-        Test = FashionScenes.Load(Ml, new FashionSceneOptions { Count = 48, Seed = 2, Split = MLNetExtensions.Core.Data.FashionMnistSplit.Test, SourceRows = 500 });
+        Test = FashionScenes.Load(Ml, new FashionSceneOptions { Count = 48, Seed = 2, Split = MLNetExtensions.Transforms.Datasets.FashionMnistSplit.Test, SourceRows = 500 });
         Trainer = Ml.Segmentation().Trainers.Ssa(new SsaSegmenter.Options
         {
             // One learning rate for the whole network (HeadLearningRateMultiplier 1): the settings this quick fixture was
@@ -147,7 +149,7 @@ public class SsaSegmenterTests : IClassFixture<TrainedSegmenterFixture>
             var zip = Path.Combine(dir.FullName, "seg.zip");
             _f.Ml.Model.Save(_f.Model, _f.Test.Schema, zip);
             // The probe scores the first held-out scene (same generator options as the fixture's test scenes).
-            var one = FashionScenes.Load(_f.Ml, new FashionSceneOptions { Count = 1, Seed = 2, Split = MLNetExtensions.Core.Data.FashionMnistSplit.Test, SourceRows = 500 });
+            var one = FashionScenes.Load(_f.Ml, new FashionSceneOptions { Count = 1, Seed = 2, Split = MLNetExtensions.Transforms.Datasets.FashionMnistSplit.Test, SourceRows = 500 });
             var expected = Read(_f.Model.Transform(one), 1);
             var outFile = Path.Combine(dir.FullName, "scores.bin");
             var psi = new ProcessStartInfo("dotnet", $"\"{LoadProbe.Path()}\" \"{zip}\" 1 Score \"{outFile}\" scenes") { RedirectStandardError = true, RedirectStandardOutput = true };

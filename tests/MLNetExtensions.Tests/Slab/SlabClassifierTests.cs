@@ -9,6 +9,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Slab;
 

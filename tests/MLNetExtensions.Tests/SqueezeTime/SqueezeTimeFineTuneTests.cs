@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Tests.Infrastructure;

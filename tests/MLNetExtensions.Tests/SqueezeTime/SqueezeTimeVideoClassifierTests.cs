@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Tests.Infrastructure;
@@ -8,6 +8,7 @@ using MLNetExtensions.Transforms.SqueezeTime;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.SqueezeTime;
 
@@ -26,7 +27,7 @@ public class SqueezeTimeVideoClassifierTests
     {
         var ml = new MLContext(seed: 1);
         var train = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 384, Seed: 1));
-        var test = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 128, Seed: 2, Split: MLNetExtensions.Core.Data.FashionMnistSplit.Test));
+        var test = new MovingFashionMnist(new MovingFashionMnistOptions(Count: 128, Seed: 2, Split: MLNetExtensions.Transforms.Datasets.FashionMnistSplit.Test));
         using var model = ml.MulticlassClassification.Trainers.SqueezeTime(Quick()).Fit(train);
         var scored = model.Transform(test);
         var metrics = ml.MulticlassClassification.Evaluate(scored);

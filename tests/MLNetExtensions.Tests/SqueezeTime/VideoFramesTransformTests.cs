@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetExtensions.Core.Data.Video;
+using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.Video;

@@ -2,6 +2,7 @@ using MLNetExtensions.Transforms.Ssa;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Tests.Ssa;
 

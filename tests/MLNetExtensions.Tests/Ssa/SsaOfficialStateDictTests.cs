@@ -3,6 +3,7 @@ using MLNetExtensions.Transforms.Ssa;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Tests.Ssa;
 

@@ -6,6 +6,7 @@ using TorchSharp.PyBridge;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
 namespace MLNetExtensions.Tests.Ssa;
 

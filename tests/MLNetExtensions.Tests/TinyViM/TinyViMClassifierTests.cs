@@ -7,6 +7,7 @@ using MLNetExtensions.Tests.Infrastructure;
 using MLNetExtensions.Transforms.TinyViM;
 using TorchSharp;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.TinyViM;
 

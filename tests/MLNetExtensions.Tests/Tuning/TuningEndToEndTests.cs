@@ -4,6 +4,7 @@ using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Tuning;
 using MLNetExtensions.Tests.Infrastructure;
 using Xunit;
+using MLNetExtensions.Transforms.Datasets;
 
 namespace MLNetExtensions.Tests.Tuning;
 

@@ -1,7 +1,8 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Ssa;
 
-namespace MLNetExtensions.Transforms.Ssa;
+namespace MLNetExtensions.Transforms.Segmentation;
 
 /// <summary>
 /// A pixel-classification head on top of a decode-head feature map (B×C×h×w): <c>forward</c> gives class logits

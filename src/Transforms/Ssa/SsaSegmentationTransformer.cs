@@ -8,8 +8,9 @@ using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
-namespace MLNetExtensions.Transforms.Segmentation;
+namespace MLNetExtensions.Transforms.Ssa;
 
 /// <summary>The persistence-version-1 description of a segmenter (zips written before the model contract); read only, it converts to a <see cref="ModelDescription"/>.</summary>
 /// <param name="Architecture">Registry name of the network.</param>

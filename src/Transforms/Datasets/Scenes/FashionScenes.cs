@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Transforms.Datasets;
 
-namespace MLNetExtensions.Core.Data.Scenes;
+namespace MLNetExtensions.Transforms.Datasets.Scenes;
 
 /// <summary>
 /// A semantic-segmentation task built from real images: Fashion-MNIST items (random size, position, flip and tint,

@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Transforms.Fustal;
+namespace MLNetExtensions.Transforms.Datasets;
 
 /// <summary>One action instance of a synthetic video: snippets [<paramref name="Start"/>, <paramref name="End"/>) of class <paramref name="ClassIndex"/>.</summary>
 public readonly record struct SyntheticInstance(int ClassIndex, int Start, int End);

@@ -4,7 +4,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Data;
+
+namespace MLNetExtensions.Transforms.Datasets;
 
 /// <summary>Which part of Fashion-MNIST.</summary>
 public enum FashionMnistSplit { Train, Test }

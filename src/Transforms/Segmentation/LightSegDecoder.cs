@@ -2,8 +2,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using MLNetExtensions.Transforms.Ssa;
 
-namespace MLNetExtensions.Transforms.Ssa;
+namespace MLNetExtensions.Transforms.Segmentation;
 
 /// <summary>Configuration of <see cref="LightSegDecoder"/>.</summary>
 /// <param name="InChannels">Channels of the four backbone feature maps (strides 4, 8, 16, 32), e.g. a TinyViM with fork_feat.</param>

@@ -2,8 +2,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using MLNetExtensions.Transforms.Ssa;
 
-namespace MLNetExtensions.Transforms.Ssa;
+namespace MLNetExtensions.Transforms.Segmentation;
 
 /// <summary>
 /// The plain pixel classifier that SSA replaces: mmseg's <c>cls_seg</c> (Dropout2d, then a 1×1 conv with bias,

@@ -2,8 +2,9 @@ using System.Text.Json;
 using MLNetExtensions.Transforms.Ssa;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Segmentation;
 
-namespace MLNetExtensions.Transforms.Segmentation;
+namespace MLNetExtensions.Transforms.Ssa;
 
 /// <summary>Which pixel classifier sits on the decoder.</summary>
 public enum SegmentationHeadKind

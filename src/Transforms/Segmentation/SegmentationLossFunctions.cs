@@ -1,8 +1,9 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using MLNetExtensions.Transforms.Ssa;
 
-namespace MLNetExtensions.Transforms.Ssa;
+namespace MLNetExtensions.Transforms.Segmentation;
 
 /// <summary>
 /// Loss building blocks shared by the segmentation heads, with mmsegmentation 0.30 semantics.

@@ -3,8 +3,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using MLNetExtensions.Transforms.Ssa;
 
-namespace MLNetExtensions.Transforms.Ssa;
+namespace MLNetExtensions.Transforms.Segmentation;
 
 /// <summary>
 /// mmcv <c>ConvModule</c> with BatchNorm and ReLU (conv without bias since a norm follows):

@@ -1,4 +1,5 @@
-namespace MLNetExtensions.Core.Data.Scenes;
+using MLNetExtensions.Transforms.Datasets;
+namespace MLNetExtensions.Transforms.Datasets.Scenes;
 
 /// <summary>
 /// Settings of <see cref="FashionScenes"/>: how many canvases, their size, how many Fashion-MNIST items each holds and

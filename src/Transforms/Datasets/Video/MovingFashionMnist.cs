@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Transforms.Datasets;
 
-namespace MLNetExtensions.Core.Data.Video;
+namespace MLNetExtensions.Transforms.Datasets.Video;
 
 /// <summary>Settings of a <see cref="MovingFashionMnist"/> data set.</summary>
 /// <param name="Count">Clips in the data set.</param>

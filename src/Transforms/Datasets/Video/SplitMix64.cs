@@ -1,4 +1,4 @@
-namespace MLNetExtensions.Core.Data.Video;
+namespace MLNetExtensions.Transforms.Datasets.Video;
 
 /// <summary>
 /// SplitMix64 (Steele, Lea &amp; Flood, 2014): a tiny, well-mixed 64-bit generator. <see cref="ForPair"/> hashes
