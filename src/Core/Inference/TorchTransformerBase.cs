@@ -246,6 +246,24 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         return new Loaded(d, Rebuild(env, d.Architecture, d.ConfigJson, d.NumClasses, tensors, "model zip"), DeviceOf(env), load);
     }
 
+    /// <summary>
+    /// Opens a model zip of this transformer type and reads it whatever its persistence version: version 2 through
+    /// <see cref="LoadV2"/>; version 1 by parsing its record <typeparamref name="TV1"/>, upgrading it to a
+    /// <see cref="ModelDescription"/>, and loading the (unhashed) weights. <paramref name="mayKeepInitial"/> names constant
+    /// buffers added since version 1.
+    /// </summary>
+    private protected static Loaded LoadAnyVersion<TV1>(IHostEnvironment env, object ctx, MLNetInternals.ModelVersion version, Type type,
+        Func<TV1, ModelDescription> upgrade, Func<string, bool>? mayKeepInitial = null) where TV1 : class
+    {
+        var load = MLNetInternals.OpenLoad(ctx, version, type);
+        var json = load.Reader.ReadString();
+        if (load.VersionWritten >= 0x00020001) return LoadV2(env, load, type, json);
+        var v1 = System.Text.Json.JsonSerializer.Deserialize<TV1>(json) ?? throw new InvalidDataException($"The {type.Name} model's description is empty.");
+        var d = upgrade(v1);
+        var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
+        return new Loaded(d, Rebuild(env, d.Architecture, d.ConfigJson, d.NumClasses, weights, "model zip", mayKeepInitial), DeviceOf(env), load);
+    }
+
     /// <summary>A stream of the zip, checked against the description's SHA-256 when it has one.</summary>
     private protected static byte[] ReadVerified(MLNetInternals.LoadContext load, ModelDescription d, string stream, Type type)
     {
