@@ -18,7 +18,7 @@ public enum LearningRateSchedule
 /// Options every TorchSharp trainer of the suite shares. Defaults are documented per property; components derive
 /// from this class and add their architecture options.
 /// </summary>
-public abstract class TorchTrainerOptions
+public abstract class TorchTrainerOptions : Tuning.ISweepableOptions
 {
     /// <summary>Key-typed label column. Default <c>Label</c>.</summary>
     public string LabelColumnName { get; set; } = Data.ColumnNames.Label;
