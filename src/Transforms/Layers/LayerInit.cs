@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.Layers;
 

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.TinyViM;
 

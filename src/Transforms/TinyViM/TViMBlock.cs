@@ -1,6 +1,7 @@
 using TorchSharp;
 using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.TinyViM;
 

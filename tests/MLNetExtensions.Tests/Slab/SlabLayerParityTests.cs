@@ -5,6 +5,7 @@ using TorchSharp.PyBridge;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Tests.Slab;
 
