@@ -144,16 +144,22 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     protected virtual object[][] Postprocess(IReadOnlyDictionary<string, Tensor> outputs, int rows)
     {
         var result = new object[Description.Outputs.Length][];
-        for (int i = 0; i < result.Length; i++) result[i] = Derive(Description.Outputs[i], outputs, rows);
+        var activated = new Dictionary<(string, OutputActivation), Tensor>(); // Score and PredictedLabel share one softmax
+        for (int i = 0; i < result.Length; i++) result[i] = Derive(Description.Outputs[i], outputs, rows, activated);
         return result;
     }
 
     /// <summary>The rows of one fixed-size output (<see cref="OutputKind.Scores"/>, <see cref="OutputKind.ArgmaxKey"/>, <see cref="OutputKind.ArgmaxKeyMap"/>).</summary>
-    protected static object[] Derive(OutputSpec o, IReadOnlyDictionary<string, Tensor> outputs, int rows)
+    protected static object[] Derive(OutputSpec o, IReadOnlyDictionary<string, Tensor> outputs, int rows,
+        Dictionary<(string, OutputActivation), Tensor>? activated = null)
     {
-        if (!outputs.TryGetValue(o.Source, out var t))
+        if (!outputs.TryGetValue(o.Source, out var raw))
             throw new InvalidOperationException($"Output column '{o.Column}' reads network output '{o.Source}', which the network did not return ({string.Join(", ", outputs.Keys)}).");
-        t = o.Activation switch { OutputActivation.Softmax => t.softmax(1), OutputActivation.Sigmoid => t.sigmoid(), _ => t };
+        if (activated == null || !activated.TryGetValue((o.Source, o.Activation), out var t))
+        {
+            t = o.Activation switch { OutputActivation.Softmax => raw.softmax(1), OutputActivation.Sigmoid => raw.sigmoid(), _ => raw };
+            if (activated != null) activated[(o.Source, o.Activation)] = t;
+        }
         var res = new object[rows];
         switch (o.Kind)
         {
@@ -196,9 +202,6 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         }
         finally { _gate.Release(); }
     }
-
-    /// <summary>Scores rows given as HostBatch directly (benchmarks, tests): features bound to the description's geometry.</summary>
-    public object[][] Score(HostBatch batch) => Score(batch, FeatureInputs);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -1,7 +1,6 @@
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.GeminiFusion;
 

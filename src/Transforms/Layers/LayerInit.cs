@@ -1,6 +1,5 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.Layers;
 

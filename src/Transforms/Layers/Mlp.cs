@@ -1,7 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.Layers;
 

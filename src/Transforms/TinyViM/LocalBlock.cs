@@ -2,7 +2,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.TinyViM;
 

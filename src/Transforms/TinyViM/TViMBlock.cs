@@ -1,7 +1,6 @@
 using TorchSharp;
 using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.TinyViM;
 

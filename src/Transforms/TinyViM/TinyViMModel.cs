@@ -2,7 +2,6 @@ using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.TinyViM;
 

@@ -1,5 +1,4 @@
 using MLNetExtensions.Tests.Infrastructure;
-using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit;
