@@ -4,6 +4,7 @@ using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Video;
 using MLNetExtensions.Transforms.Ssa;
+using MLNetExtensions.Transforms.GeminiFusion;
 
 namespace MLNetExtensions;
 
@@ -20,6 +21,7 @@ public static class MLNetExtensionsRegistration
         ArgumentNullException.ThrowIfNull(mlContext);
         TorchImageClassificationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        GeminiFusionTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Excp.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;

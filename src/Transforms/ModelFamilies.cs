@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Runtime.CompilerServices;
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.GeminiFusion;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.SqueezeTime;
@@ -31,5 +32,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SlabArchitecture.Name, SlabArchitecture.Build),
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(GeminiFusionArchitecture.Name, GeminiFusionArchitecture.Build),
     };
 }

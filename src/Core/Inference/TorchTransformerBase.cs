@@ -70,7 +70,14 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     public bool IsRowToRowMapper => true;
 
     /// <summary>The feature inputs resolved against <paramref name="schema"/> (throws naming the column).</summary>
-    internal IReadOnlyList<InputSpec> Bind(DataViewSchema schema) => FeatureInputs.Select(s => s.Resolve(schema)).ToList();
+    internal IReadOnlyList<InputSpec> Bind(DataViewSchema schema) => BindFeatures(schema);
+
+    /// <summary>
+    /// Resolves the serving inputs against <paramref name="schema"/>; the batch holds exactly the returned specs' slots.
+    /// Default: every feature input, throwing naming a missing column. A component that can serve without some input
+    /// (e.g. a missing modality filled with zeros in its forward) overrides it.
+    /// </summary>
+    protected virtual IReadOnlyList<InputSpec> BindFeatures(DataViewSchema schema) => FeatureInputs.Select(s => s.Resolve(schema)).ToList();
 
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)

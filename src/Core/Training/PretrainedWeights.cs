@@ -109,13 +109,13 @@ public static class PretrainedWeights
         {
             throw new ArgumentException($"Pretrained weights '{path}' could not be read as a PyTorch state dict: {e.Message}", nameof(path), e);
         }
-        // Training checkpoints wrap the weights (mmaction: "state_dict"; DeiT/TinyViM recipes: "model").
-        foreach (var wrapper in new[] { "state_dict", "model" })
+        // Training checkpoints wrap the weights (mmaction: "state_dict"; DeiT/TinyViM recipes: "model"; GeminiFusion/TokenFusion: "segmenter").
+        foreach (var wrapper in new[] { "state_dict", "model", "segmenter" })
             if (!table.Values.OfType<Tensor>().Any() && table[wrapper] is Hashtable inner) { table = inner; break; }
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (DictionaryEntry e in table)
             if (e.Key is string k && e.Value is Tensor t) tensors[k] = t;
-        if (tensors.Count == 0) throw new ArgumentException($"Pretrained weights '{path}' hold no tensors at the top level nor under 'state_dict'/'model'.", nameof(path));
+        if (tensors.Count == 0) throw new ArgumentException($"Pretrained weights '{path}' hold no tensors at the top level nor under 'state_dict'/'model'/'segmenter'.", nameof(path));
         return tensors;
     }
 }

@@ -1,5 +1,6 @@
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Transforms.Baselines;
+using MLNetExtensions.Transforms.GeminiFusion;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.SqueezeTime;
@@ -40,6 +41,8 @@ public static class ArchitectureRegistry
         new("ssa-segnet-plain", new SsaSegmentationNetworkConfig(new ConvPyramidConfig(new[] { 8, 8, 8, 8 }), 8, SegmentationHeadKind.Plain), 4, Image(3, 32, 32)),
         new("squeezetime-tiny", new SqueezeTimeArchitecture(SqueezeTimeConfig.Tiny(numClasses: 4, frames: 8), 32, 32, SqueezeTimeConfig.PixelMean.ToArray(), SqueezeTimeConfig.PixelStd.ToArray()),
             4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
+        new("geminifusion-tiny", new GeminiFusionArchitecture(MitConfig.Tiny, 2, 16, 32, 32), 4,
+            new() { [GeminiFusionArchitecture.Slot(0)] = new long[] { 3, 32, 32 }, [GeminiFusionArchitecture.Slot(1)] = new long[] { 1, 32, 32 } }),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });

@@ -5,6 +5,8 @@ using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.Segmentation;
+using MLNetExtensions.Estimators.GeminiFusion;
+using MLNetExtensions.Transforms.GeminiFusion;
 using MLNetExtensions.Estimators.Slab;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Estimators.TinyViM;
@@ -56,6 +58,11 @@ public static class EstimatorRegistry
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 16, Seed: 1))),
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 4, Seed: 2))),
             "Label", new[] { "Video" }, true),
+        new("GeminiFusion segmenter (RGB + depth)",
+            (ml, c) => ml.Segmentation().Trainers.GeminiFusion(Configure(new GeminiFusionSegmenter.Options { Backbone = GeminiFusionTestData.Micro, EmbeddingDim = 8, MaxEpochs = 2, BatchSize = 4, LearningRate = 1e-3 }, c)),
+            ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 16, Seed = 1, SourceRows = 100, Height = 32, Width = 32 })),
+            ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 4, Seed = 2, SourceRows = 100, Height = 32, Width = 32 })),
+            "Mask", new[] { "Image", "Depth" }, true),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
