@@ -16,7 +16,7 @@ public sealed partial class GeminiFusionSegmenter
     {
         /// <summary>
         /// Sets the GeminiFusion defaults: label column <c>Mask</c>, modalities RGB <c>Image</c> + depth map <c>Depth</c>,
-        /// MiT-B0, batch 8, 10 epochs, AdamW lr 6e-5 (official base lr; the decoder at ×10), linear decay, wd 0.01, no
+        /// MiT-B0, batch 8, 10 epochs, AdamW lr 6e-5 (official base lr; the decoder at ×10), linear decay to 0, wd 0.01, no
         /// BatchNorm re-estimation (the official <c>--freeze-bn</c> keeps the decoder BN statistics).
         /// </summary>
         public Options()
@@ -25,6 +25,7 @@ public sealed partial class GeminiFusionSegmenter
             BatchSize = 8;
             MaxEpochs = 10;
             LearningRate = 6e-5;
+            MinLearningRate = 0; // official poly(1) decays to 0
             WeightDecay = 0.01;
             Schedule = LearningRateSchedule.Linear;
             BatchNormRecalibrationBatches = 0;

@@ -139,7 +139,7 @@ public class GeminiFusionSegmenterTests
             // An official main-branch checkpoint saved from DDP: every key under "module.".
             var path = Path.Combine(dir.FullName, "ckpt.safetensors");
             using (var fs = File.Create(path)) SafeTensors.Write(fs, sd.ToDictionary(kv => "module." + kv.Key, kv => kv.Value));
-            var trainer = ml.Segmentation().Trainers.GeminiFusion(Tiny(o => { o.PretrainedWeightsPath = path; o.LearningRate = 1e-9; o.Seed = 99; }));
+            var trainer = ml.Segmentation().Trainers.GeminiFusion(Tiny(o => { o.PretrainedWeightsPath = path; o.LearningRate = 1e-9; o.MinLearningRate = 0; o.Seed = 99; }));
             using var tuned = trainer.Fit(train);
             Assert.Equal(sd.Count, trainer.LastPretrainedLoad!.Loaded.Count);
             var k = "encoder.block1.0.attn.cross_attn_0_to_1.in_proj_weight";
