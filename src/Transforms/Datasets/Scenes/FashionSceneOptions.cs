@@ -34,6 +34,32 @@ public sealed record FashionSceneOptions
     public double FlipProbability { get; init; } = 0.5;
     /// <summary>Standard deviation of the Gaussian pixel noise added to the image (0 = none). Default 0.03.</summary>
     public float Noise { get; init; } = 0.03f;
+    /// <summary>
+    /// Opacity scale of the items in the RGB image, in (0, 1]: a pixel moves at most this fraction of the way from the
+    /// canvas to the item's tint (below 1 the contrast of every item edge is reduced; the labels are unchanged). Default 1.
+    /// </summary>
+    public float ItemContrast { get; init; } = 1f;
+    /// <summary>
+    /// Paint the RGB background in the items' own tint range with a blotchy texture instead of a dark gradient, so that
+    /// colour no longer separates items from the canvas. Default false.
+    /// </summary>
+    public bool BackgroundLikeItems { get; init; }
+    /// <summary>How far the brightest part of an item bulges towards the camera in the depth map (0 = one constant depth per item). Default 0.05.</summary>
+    public float DepthBulge { get; init; } = 0.05f;
+    /// <summary>Standard deviation of the Gaussian noise added to the depth map (0 = none). Default 0.</summary>
+    public float DepthNoise { get; init; }
+
+    /// <summary>
+    /// The GeminiFusion note's multimodal scenes (shared/methods/geminifusion.md §6): depth is the slanted background
+    /// plane plus one constant depth per item in paint order, with small noise (clean masks, no class); the RGB image is
+    /// made ambiguous by a background in the items' tint range, reduced item contrast and stronger noise (class
+    /// evidence, unclear boundaries). Sizes and counts stay at the defaults; set them with <c>with</c>.
+    /// </summary>
+    public static FashionSceneOptions Multimodal { get; } = new()
+    {
+        ItemContrast = 0.4f, BackgroundLikeItems = true, Noise = 0.08f, DepthBulge = 0f, DepthNoise = 0.01f,
+    };
+
     /// <summary>Which Fashion-MNIST split the items come from (use Test for held-out scenes). Default Train.</summary>
     public FashionMnistSplit Split { get; init; } = FashionMnistSplit.Train;
     /// <summary>Use only the first N source images of the split (null = all). Default null.</summary>
@@ -57,6 +83,9 @@ public sealed record FashionSceneOptions
         if (!(Threshold >= 0 && Threshold < 1)) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "Threshold must be in [0, 1).");
         if (FlipProbability < 0 || FlipProbability > 1) throw new ArgumentOutOfRangeException(nameof(FlipProbability), FlipProbability, "FlipProbability must be in [0, 1].");
         if (!(Noise >= 0)) throw new ArgumentOutOfRangeException(nameof(Noise), Noise, "Noise must be ≥ 0.");
+        if (!(ItemContrast > 0 && ItemContrast <= 1)) throw new ArgumentOutOfRangeException(nameof(ItemContrast), ItemContrast, "ItemContrast must be in (0, 1].");
+        if (!(DepthBulge >= 0 && DepthBulge < 0.2f)) throw new ArgumentOutOfRangeException(nameof(DepthBulge), DepthBulge, "DepthBulge must be in [0, 0.2).");
+        if (!(DepthNoise >= 0)) throw new ArgumentOutOfRangeException(nameof(DepthNoise), DepthNoise, "DepthNoise must be ≥ 0.");
         if (SkipSourceRows < 0) throw new ArgumentOutOfRangeException(nameof(SkipSourceRows), SkipSourceRows, "SkipSourceRows must be ≥ 0.");
         if (SourceRows is < 1) throw new ArgumentOutOfRangeException(nameof(SourceRows), SourceRows, "SourceRows must be ≥ 1 or null.");
     }

@@ -118,8 +118,9 @@ public sealed class FashionScenes
                 int p = y * w + x;
                 float fy = y / (float)(h - 1) - 0.5f, fx = x / (float)(w - 1) - 0.5f;
                 for (int c = 0; c < 3; c++) image[c * plane + p] = baseColour[c] + grad[c, 0] * fy + grad[c, 1] * fx;
-                depth[p] = 1f - 0.15f * y / (h - 1); // farthest at the top row
+                depth[p] = BackgroundDepth(y, h);
             }
+        if (o.BackgroundLikeItems) PaintItemLikeBackground(rng, image, h, w);
 
         // Items: sampled, then painted far to near so nearer items occlude.
         int n = rng.Next(o.MinItems, o.MaxItems + 1);
@@ -143,7 +144,43 @@ public sealed class FashionScenes
         if (o.Noise > 0)
             for (int i = 0; i < image.Length; i++) image[i] += o.Noise * Gaussian(rng);
         for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(image[i], 0f, 1f);
+        if (o.DepthNoise > 0)
+            for (int i = 0; i < depth.Length; i++) depth[i] += o.DepthNoise * Gaussian(rng);
         return new Scene(image, classes, depth, items);
+    }
+
+    /// <summary>Depth of the background at row <paramref name="y"/>: a plane slanted from 1 (top row, farthest) to 0.85 (bottom row).</summary>
+    public static float BackgroundDepth(int y, int height) => 1f - 0.15f * y / (height - 1);
+
+    /// <summary>
+    /// The ambiguous RGB background: a colour in the items' tint range, modulated by a few soft blotches of
+    /// item-like brightness (Gaussian bumps), so neither colour nor brightness tells the canvas from an item.
+    /// </summary>
+    private static void PaintItemLikeBackground(Random rng, float[] image, int h, int w)
+    {
+        int plane = h * w;
+        var colour = new float[3];
+        for (int c = 0; c < 3; c++) colour[c] = (float)(0.45 + 0.55 * rng.NextDouble());
+        int blobs = 6;
+        var by = new float[blobs]; var bx = new float[blobs]; var br = new float[blobs]; var ba = new float[blobs];
+        for (int b = 0; b < blobs; b++)
+        {
+            by[b] = (float)(rng.NextDouble() * h); bx[b] = (float)(rng.NextDouble() * w);
+            br[b] = (float)((0.08 + 0.17 * rng.NextDouble()) * Math.Min(h, w)); ba[b] = (float)(rng.NextDouble() * 0.9);
+        }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                float level = 0.1f;
+                for (int b = 0; b < blobs; b++)
+                {
+                    float dy = y - by[b], dx = x - bx[b];
+                    level += ba[b] * MathF.Exp(-(dy * dy + dx * dx) / (2 * br[b] * br[b]));
+                }
+                level = Math.Min(level, 1f);
+                int p = y * w + x;
+                for (int c = 0; c < 3; c++) image[c * plane + p] = level * colour[c];
+            }
     }
 
     /// <summary>
@@ -175,11 +212,12 @@ public sealed class FashionScenes
                 float a = Intensity(it, y, x);
                 int p = y * w + x;
                 // Faint pixels blend in visibly but are not labelled (they are below the ground-truth threshold).
-                for (int c = 0; c < 3; c++) image[c * plane + p] = (1 - a) * image[c * plane + p] + a * it.Tint[c];
+                float o = Options.ItemContrast * a; // reduced contrast: the item only partly covers the canvas colour
+                for (int c = 0; c < 3; c++) image[c * plane + p] = (1 - o) * image[c * plane + p] + o * it.Tint[c];
                 if (a > Options.Threshold)
                 {
                     classes[p] = (byte)(it.FashionLabel + 1);
-                    depth[p] = it.Depth - 0.05f * a; // brighter (thicker) parts bulge slightly towards the camera
+                    depth[p] = it.Depth - Options.DepthBulge * a; // brighter (thicker) parts may bulge towards the camera
                 }
             }
     }
