@@ -97,7 +97,7 @@ public sealed partial class GeminiFusionSegmenter : TorchTrainerBase<GeminiFusio
     {
         var o = TrainerOptions;
         var (h, w) = InputSize(inputs);
-        return new GeminiFusionArchitecture(o.Backbone, o.Modalities.Length, o.EmbeddingDim, h, w, o.FreezeBatchNorm);
+        return new GeminiFusionArchitecture(o.Backbone, o.Modalities.Length, o.EmbeddingDim, h, w, o.FreezeBatchNorm) { Ablation = o.Ablation };
     }
 
     /// <inheritdoc/>

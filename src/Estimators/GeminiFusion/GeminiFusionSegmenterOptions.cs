@@ -53,6 +53,8 @@ public sealed partial class GeminiFusionSegmenter
         public bool BranchOutputs { get; set; }
         /// <summary>What the fitted model does when a modality column is absent at serving time. Default <see cref="MissingModalityPolicy.Error"/>.</summary>
         public MissingModalityPolicy MissingModality { get; set; } = MissingModalityPolicy.Error;
+        /// <summary>Ablation switches and simple-fusion baselines (not official; null = official GeminiFusion in every block). Saved with the model.</summary>
+        public GeminiFusionAblation? Ablation { get; set; }
         /// <summary>Height of flat (dimension-less) float-vector columns; null = from the vectors' dimensions.</summary>
         public int? ImageHeight { get; set; }
         /// <summary>Width of flat float-vector columns; null = from the vectors' dimensions.</summary>
@@ -69,13 +71,15 @@ public sealed partial class GeminiFusionSegmenter
             if (string.IsNullOrEmpty(LabelColumnName)) throw new ArgumentException("LabelColumnName must be set.", nameof(LabelColumnName));
             if (Modalities is not { Length: >= 2 } || Modalities.Any(m => m == null || string.IsNullOrEmpty(m.ColumnName)))
                 throw new ArgumentException("Modalities must list at least two modalities, each with a column name.", nameof(Modalities));
-            if (Modalities.Select(m => m.ColumnName).Distinct().Count() != Modalities.Length)
-                throw new ArgumentException("Each modality needs its own column.", nameof(Modalities));
+            if (Modalities.Select(m => m.ColumnName).Distinct().Count() != Modalities.Length && Ablation?.NoFusion != true)
+                throw new ArgumentException("Each modality needs its own column (one column twice is only allowed for a unimodal baseline, Ablation.NoFusion = true).", nameof(Modalities));
             if (Modalities.Any(m => !Enum.IsDefined(m.Kind))) throw new ArgumentOutOfRangeException(nameof(Modalities), "Unknown modality input kind.");
             if (Modalities.Any(m => m.ColumnName == LabelColumnName)) throw new ArgumentException("A modality column cannot be the label column.", nameof(Modalities));
             ArgumentNullException.ThrowIfNull(Backbone, nameof(Backbone));
             try { Backbone.Validate(); }
             catch (ArgumentException e) { throw new ArgumentException($"Backbone {Backbone.Name}: {e.Message}", nameof(Backbone), e); }
+            if (Ablation is { FuseFromStage: var f } && (f < 0 || f >= Backbone.NumStages))
+                throw new ArgumentOutOfRangeException(nameof(Ablation), f, $"Ablation.FuseFromStage must name one of the backbone's {Backbone.NumStages} stages (0-based).");
             if (Backbone.InChannels != 3) throw new ArgumentOutOfRangeException(nameof(Backbone), Backbone.InChannels, "Backbone.InChannels must be 3 (every modality is read as 3 channels, as the official code).");
             if (EmbeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingDim), EmbeddingDim, "EmbeddingDim must be ≥ 1.");
             if (!(DecoderLearningRateMultiplier >= 0) || double.IsInfinity(DecoderLearningRateMultiplier))

@@ -30,7 +30,7 @@ internal sealed class GeminiFusionTrainingTask : TrainingTask
         _features = context.Inputs.Where(i => i.Role == InputRole.Feature).ToArray();
         var first = context.Inputs.Take(o.Modalities.Length).ToArray();
         var (h, w) = Size(first);
-        _arch = new GeminiFusionArchitecture(o.Backbone, o.Modalities.Length, o.EmbeddingDim, h, w, o.FreezeBatchNorm);
+        _arch = new GeminiFusionArchitecture(o.Backbone, o.Modalities.Length, o.EmbeddingDim, h, w, o.FreezeBatchNorm) { Ablation = o.Ablation };
         _train = new BatchStreamer(context.Data, context.Inputs, o.BatchSize);
         if (o.ValidationSet != null) _valid = new BatchStreamer(o.ValidationSet, context.ValidationInputs!, o.InferenceBatchSize);
         RowCount = context.Data.GetRowCount();

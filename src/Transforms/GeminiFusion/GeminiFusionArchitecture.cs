@@ -21,6 +21,9 @@ namespace MLNetExtensions.Transforms.GeminiFusion;
 public sealed record GeminiFusionArchitecture(MitConfig Backbone, int Modalities, int EmbeddingDim, int Height, int Width, bool FreezeBatchNorm = true)
     : IModelArchitecture
 {
+    /// <summary>Ablation switches (not official; null = the official module everywhere).</summary>
+    public GeminiFusionAblation? Ablation { get; init; }
+
     string IModelArchitecture.ArchitectureName => Name;
 
     /// <summary>Name in <see cref="TorchModelRegistry"/>.</summary>
@@ -48,7 +51,9 @@ public sealed record GeminiFusionArchitecture(MitConfig Backbone, int Modalities
     public GeminiFusionNetwork CreateModule(int numClasses)
     {
         Validate();
-        return new GeminiFusionNetwork(Backbone, numClasses, Modalities, EmbeddingDim) { FreezeBatchNorm = FreezeBatchNorm };
+        var net = new GeminiFusionNetwork(Backbone, numClasses, Modalities, EmbeddingDim) { FreezeBatchNorm = FreezeBatchNorm };
+        Ablation?.Apply(net.Encoder);
+        return net;
     }
 
     /// <summary>

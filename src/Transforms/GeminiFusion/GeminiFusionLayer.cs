@@ -32,6 +32,17 @@ public sealed record GeminiFusionTrace(
 /// query modality a is named <c>cross_attn_{a}_to_{others joined by _}</c> (e.g. <c>cross_attn_0_to_1_2</c>) and the
 /// noise tables have M rows.
 /// </summary>
+/// <summary>A simple fusion that replaces GeminiFusion in the accuracy baselines.</summary>
+public enum SimpleFusionKind
+{
+    /// <summary>GeminiFusion (official).</summary>
+    None,
+    /// <summary>Y_a = X_a + Σ_b X_b.</summary>
+    Add,
+    /// <summary>Y_a = X_a + Σ_b MLP([X_a ‖ X_b]).</summary>
+    Concat,
+}
+
 public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[]>
 {
     private readonly TokenMultiheadAttention[] _crossAttn;
@@ -98,6 +109,28 @@ public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[
     /// <summary>Value noise table (M×C), row a used when modality a queries.</summary>
     public Embedding ValueNoise => v_noise;
 
+    /// <summary>Ablation (not official): false = this layer passes its inputs through unchanged (no fusion). Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Ablation (not official): true = the self entry is the token itself (noise rows fixed at 0 and unused). Default false.</summary>
+    public bool NoiseFixedZero { get; set; }
+
+    /// <summary>Ablation (not official): true = the relation score is the constant 1/C instead of the judger's. Default false.</summary>
+    public bool ConstantRelation
+    {
+        get => _invC is not null;
+        set { _invC?.Dispose(); _invC = value ? (1.0 / Dim).ToScalar() : null; }
+    }
+
+    private Scalar? _invC; // kept alive for LibTorch (no temporary Scalars in forward)
+
+    /// <summary>
+    /// Baseline (not official): replace the fusion by a simple one at the same place. <see cref="SimpleFusionKind.Add"/>:
+    /// Y_a = X_a + Σ_b X_b; <see cref="SimpleFusionKind.Concat"/>: Y_a = X_a + Σ_b MLP([X_a ‖ X_b]) with the judger's
+    /// MLP (2C→C→C, no softmax) as the concat projection. Default <see cref="SimpleFusionKind.None"/> (GeminiFusion).
+    /// </summary>
+    public SimpleFusionKind SimpleFusion { get; set; }
+
     /// <summary>Fused tokens per modality (B, N, C) for inputs (B, N, C), one per modality.</summary>
     public override Tensor[] forward(IReadOnlyList<Tensor> x) => Run(x, trace: false).Outputs;
 
@@ -119,17 +152,31 @@ public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[
         var outputs = new Tensor[m];
         var weights = new Tensor[trace ? m : 0];
         var relations = new Dictionary<(int, int), Tensor>();
+        if (!Enabled) return new GeminiFusionTrace(x.ToArray(), [], relations);
+        if (SimpleFusion != SimpleFusionKind.None)
+        {
+            var mlp = (LayersMlp)relation_judger[0];
+            for (int a = 0; a < m; a++)
+            {
+                var y = x[a];
+                for (int b = 0; b < m; b++)
+                    if (b != a) y = y + (SimpleFusion == SimpleFusionKind.Add ? x[b] : mlp.call(torch.cat([x[a], x[b]], -1)));
+                outputs[a] = y.MoveToOuterDisposeScope();
+            }
+            return new GeminiFusionTrace(outputs, [], relations);
+        }
         for (int a = 0; a < m; a++)
         {
             var xa = x[a];
             var keys = new Tensor[m];
             var values = new Tensor[m];
-            keys[0] = xa + k_noise.weight![a];
-            values[0] = xa + v_noise.weight![a];
+            keys[0] = NoiseFixedZero ? xa : xa + k_noise.weight![a];
+            values[0] = NoiseFixedZero ? xa : xa + v_noise.weight![a];
             int j = 1;
             for (int b = 0; b < m; b++)
             {
                 if (b == a) continue;
+                if (_invC is not null) { keys[j] = xa.mul(_invC); values[j] = x[b]; j++; continue; }
                 var r = Relation(xa, x[b]);
                 if (trace) relations[(a, b)] = r.MoveToOuterDisposeScope();
                 keys[j] = xa * r;

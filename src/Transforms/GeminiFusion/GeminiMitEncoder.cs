@@ -116,6 +116,32 @@ public sealed class GeminiMitEncoder : nn.Module<IReadOnlyList<Tensor>, Tensor[]
         return outs;
     }
 
+    /// <summary>
+    /// Runs the encoder and returns every block's fusion trace in network order (relation scores and the per-token,
+    /// per-head weights over the keys), e.g. for the mean weight on the cross key per layer. Created in the caller's scope.
+    /// </summary>
+    public IReadOnlyList<GeminiFusionTrace> FusionTraces(IReadOnlyList<Tensor> images)
+    {
+        CheckInput(images);
+        var traces = new List<GeminiFusionTrace>();
+        IReadOnlyList<Tensor> x = images;
+        for (int s = 0; s < Config.NumStages; s++)
+        {
+            var (tokens, h, w) = _embeds[s].call(x);
+            Tensor[] y = tokens;
+            foreach (var blk in _blocks[s])
+            {
+                var t = blk.Trace(y, h, w);
+                traces.Add(t.Attention.Fusion);
+                y = t.Outputs;
+            }
+            y = _norms[s].call(y);
+            long b = y[0].shape[0];
+            x = y.Select(t => t.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()).ToArray();
+        }
+        return traces;
+    }
+
     /// <summary>Throws a clear <see cref="ArgumentException"/> unless <paramref name="images"/> holds one (B, InChannels, H, W) batch per modality, all of one shape.</summary>
     public void CheckInput(IReadOnlyList<Tensor> images)
     {
