@@ -174,21 +174,8 @@ static (double[] Cross, double[] Noise) LayerStats(GeminiFusionTransformer model
 static void Overlays(GeminiFusionTransformer model, IDataView test, FashionScenes scenes, int size, string path)
 {
     int shown = 6, plane = size * size;
-    var palette = new float[FashionScenes.NumClasses, 3];
-    for (int c = 1; c < FashionScenes.NumClasses; c++)
-    {
-        double hue = (c - 1) / 10.0 * 6;
-        int k = (int)hue; float f = (float)(hue - k);
-        float[] rgb = (k % 6) switch { 0 => new[] { 1, f, 0 }, 1 => new[] { 1 - f, 1, 0 }, 2 => new[] { 0, 1, f }, 3 => new[] { 0, 1 - f, 1 }, 4 => new[] { f, 0, 1 }, _ => new[] { 1, 0, 1 - f } };
-        for (int j = 0; j < 3; j++) palette[c, j] = rgb[j];
-    }
-    float[] Overlay(float[] img, IReadOnlyList<int> cls)
-    {
-        var o = (float[])img.Clone();
-        for (int p = 0; p < plane; p++)
-            if (cls[p] != 0) for (int j = 0; j < 3; j++) o[j * plane + p] = 0.3f * img[j * plane + p] + 0.7f * palette[cls[p], j];
-        return o;
-    }
+    var palette = ClassPalette.Colours(FashionScenes.NumClasses);
+    float[] Overlay(float[] img, IReadOnlyList<int> cls) => ClassPalette.Overlay(img, cls, palette, 0.7f);
     var scored = model.Transform(test);
     List<int[]> Maps(string col) => scored.GetColumn<VBuffer<uint>>(col).Take(shown).Select(b => b.DenseValues().Select(k => (int)k - 1).ToArray()).ToList();
     var ens = Maps("PredictedLabel"); var b0 = Maps("PredictedLabel.Image"); var b1 = Maps("PredictedLabel.Depth");

@@ -219,23 +219,8 @@ Console.WriteLine(sb.ToString());
 File.WriteAllText(Path.Combine(outDir, "results.md"), sb.ToString());
 
 // Overlays: image | ground truth | one column per head (first seed's models) for the first test scenes.
-var palette = new float[FashionScenes.NumClasses, 3];
-for (int c = 1; c < FashionScenes.NumClasses; c++)
-{
-    double hue = (c - 1) / 10.0 * 6;
-    int k = (int)hue; float f = (float)(hue - k);
-    float[] rgb = (k % 6) switch { 0 => new[] { 1, f, 0 }, 1 => new[] { 1 - f, 1, 0 }, 2 => new[] { 0, 1, f }, 3 => new[] { 0, 1 - f, 1 }, 4 => new[] { f, 0, 1 }, _ => new[] { 1, 0, 1 - f } };
-    for (int j = 0; j < 3; j++) palette[c, j] = rgb[j];
-}
-float[] Overlay(float[] img, IReadOnlyList<int> cls)
-{
-    var o = (float[])img.Clone();
-    int plane = 64 * 64;
-    for (int p = 0; p < plane; p++)
-        if (cls[p] != 0)
-            for (int j = 0; j < 3; j++) o[j * plane + p] = 0.35f * img[j * plane + p] + 0.65f * palette[cls[p], j];
-    return o;
-}
+var palette = ClassPalette.Colours(FashionScenes.NumClasses);
+float[] Overlay(float[] img, IReadOnlyList<int> cls) => ClassPalette.Overlay(img, cls, palette, 0.65f);
 int shown = Math.Min(6, testCount);
 var maps = keep.ToDictionary(kv => kv.Key, kv => ReadMaps(kv.Value.Transform(test), shown));
 var cells = new List<(float[], int, int, int, string)>();

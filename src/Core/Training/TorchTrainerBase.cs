@@ -54,6 +54,10 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
     TorchTrainerOptions ITorchTrainer.Options => TrainerOptions;
     /// <summary>Summary of the last <see cref="Fit"/> (epochs, losses, validation history, BatchNorm re-estimation).</summary>
     public TrainingSummary? LastTrainingSummary { get; private set; }
+    /// <summary>Per epoch of the last <see cref="Fit"/>: the mean of each named loss term the task reports (e.g. SSA's eight official terms; empty without named terms).</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, double>> LossTermHistory =>
+        LastTrainingSummary?.History.Where(h => h.EpochCompleted && h.LossTerms != null).Select(h => h.LossTerms!).ToList()
+        ?? new List<IReadOnlyDictionary<string, double>>();
     /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
     public PretrainedLoadReport? LastPretrainedLoad { get; private set; }
 

@@ -24,11 +24,6 @@ public sealed partial class GeminiFusionSegmenter : TorchTrainerBase<GeminiFusio
     /// <summary>Creates the trainer; invalid options throw here, naming the option.</summary>
     public GeminiFusionSegmenter(IHostEnvironment env, Options options) : base(env, options, nameof(GeminiFusionSegmenter)) { }
 
-    /// <summary>Per epoch of the last Fit: the mean of each named loss term (<c>loss_branch{m}</c>, <c>loss_ensemble</c>).</summary>
-    public IReadOnlyList<IReadOnlyDictionary<string, double>> LossTermHistory =>
-        LastTrainingSummary?.History.Where(h => h.EpochCompleted && h.LossTerms != null).Select(h => h.LossTerms!).ToList()
-        ?? new List<IReadOnlyDictionary<string, double>>();
-
     /// <inheritdoc/>
     protected override string Task => ModelTasks.Segmenter;
 

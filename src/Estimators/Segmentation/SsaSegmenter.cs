@@ -27,11 +27,6 @@ public sealed partial class SsaSegmenter : TorchTrainerBase<SsaSegmenter.Options
 
     /// <summary>Tensors taken from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> by the last <see cref="TorchTrainerBase{TOptions, TTransformer}.Fit"/> (null = none given).</summary>
     public int? PretrainedTensorsLoaded => LastPretrainedLoad?.Loaded.Count;
-    /// <summary>Per epoch of the last Fit: the mean of each named loss term (e.g. SSA's eight official terms).</summary>
-    public IReadOnlyList<IReadOnlyDictionary<string, double>> LossTermHistory =>
-        LastTrainingSummary?.History.Where(h => h.EpochCompleted && h.LossTerms != null).Select(h => h.LossTerms!).ToList()
-        ?? new List<IReadOnlyDictionary<string, double>>();
-
     /// <inheritdoc/>
     protected override string Task => ModelTasks.Segmenter;
 
