@@ -24,6 +24,7 @@ public static class MLNetExtensionsRegistration
         GeminiFusionTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Excp.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Rlhf.RewardModels.TextRewardModelTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 }

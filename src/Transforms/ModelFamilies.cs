@@ -33,5 +33,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
         () => TorchModelRegistry.RegisterNetwork(GeminiFusionArchitecture.Name, GeminiFusionArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Name, Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Build),
     };
 }

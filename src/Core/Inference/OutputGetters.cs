@@ -26,6 +26,7 @@ internal static class OutputGetters
                 v.CopyTo(e.Values);
                 dst = e.Commit();
             }),
+            OutputKind.Scalar => (ValueGetter<float>)((ref float dst) => dst = (float)current()),
             OutputKind.Text => (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> dst) => dst = ((string)current()).AsMemory()),
             _ => throw new NotSupportedException(spec.Kind.ToString()),
         };

@@ -29,6 +29,7 @@ public static class OutputSchemaShape
             OutputKind.VariableScores => MLNetInternals.MakeColumn(o.Column, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false),
             OutputKind.VariableKeys => MLNetInternals.MakeColumn(o.Column, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, o.ClassAnnotations ? keyValues : null),
             OutputKind.Text => MLNetInternals.MakeColumn(o.Column, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
+            OutputKind.Scalar => MLNetInternals.MakeColumn(o.Column, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false),
             _ => throw new NotSupportedException(o.Kind.ToString()),
         };
     }

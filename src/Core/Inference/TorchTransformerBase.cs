@@ -139,6 +139,8 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
                 return new OutputColumn(o, new VectorDataViewType(new KeyDataViewType(typeof(uint), o.Classes)), KeyValues());
             case OutputKind.Text:
                 return new OutputColumn(o, TextDataViewType.Instance, DataViewSchema.Annotations.Empty);
+            case OutputKind.Scalar:
+                return new OutputColumn(o, NumberDataViewType.Single, DataViewSchema.Annotations.Empty);
             default: throw new NotSupportedException(o.Kind.ToString());
         }
     }

@@ -15,6 +15,8 @@ public enum OutputKind
     VariableKeys,
     /// <summary>Text (e.g. a generated answer); made by the transformer.</summary>
     Text,
+    /// <summary>One Single per row (a regression score or a reward), produced by the component's Postprocess.</summary>
+    Scalar,
 }
 
 /// <summary>Activation applied to the source tensor before <see cref="OutputKind.Scores"/> and the argmax kinds.</summary>

@@ -58,6 +58,13 @@ public sealed class ExcpTrainingCheckpointStore : ITrainingCheckpointStore
     public void Save(nn.Module model, IReadOnlyList<OptimizerHelper> optimizers, TrainingCheckpointState state, Dictionary<string, Tensor>? best)
     {
         var opt = Single(optimizers);
+        if (_chain.Entries.Count > 0 && _chain.Entries[^1].Step == state.Step)
+        {
+            // A step-interval checkpoint fell on an epoch's last step: the last link already holds these weights and
+            // moments. Its mid-epoch state resumes correctly (the epoch's batches are skipped, its end re-validated).
+            if (best != null) AtomicFile.Write(BestFile, s => SafeTensors.Write(s, best));
+            return;
+        }
         var json = JsonSerializer.SerializeToUtf8Bytes(state);
         var extras = new Dictionary<string, byte[]> { [StateExtra] = json };
         // Key frames only: no step decodes without its key frame, so that makes every step self-describing at no cost per link.
