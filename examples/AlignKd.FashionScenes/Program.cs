@@ -36,9 +36,12 @@ int vocab = tok.VocabularySize;
 // ---- 1. vision tower: pre-trained as a classifier, then frozen --------------------------------------------------
 torch.manual_seed(0);
 var tower = new ConvVisionTower();
+string towerPath = Path.Combine(outDir, $"tower-{towerSteps}.bin"), teacherPath = Path.Combine(outDir, $"teacher-{towerSteps}-{teacherSteps}.bin");
 var trainItems = tensor(trainPx, new long[] { trainLab.Length, 1, 28, 28 });
 var trainItemLabels = tensor(trainLab.Select(b => (long)b).ToArray());
 var testItems = tensor(testPx, new long[] { testLab.Length, 1, 28, 28 });
+if (File.Exists(towerPath)) { tower.load(towerPath); towerSteps = -towerSteps; }
+else
 {
     var opt = optim.Adam(tower.parameters(), 3e-3);
     var rng = new Random(0);
@@ -49,6 +52,9 @@ var testItems = tensor(testPx, new long[] { testLab.Length, 1, 28, 28 });
         var loss = nn.functional.cross_entropy(tower.Classify(trainItems.index_select(0, idx)), trainItemLabels.index_select(0, idx));
         opt.zero_grad(); loss.backward(); opt.step();
     }
+    tower.save(towerPath);
+}
+{
     tower.eval();
     using var _ = no_grad();
     var pred = tower.Classify(testItems).argmax(1).data<long>().ToArray();
@@ -159,7 +165,8 @@ torch.manual_seed(1);
 var teacherCfg = new MiniVlmConfig(vocab, DModel: 64, Layers: 3, Heads: 4, MaxPositions: 32);
 var teacher = new MiniVlm(teacherCfg);
 teacher.LoadVisionTower(tower);
-TrainLoop(teacher, null, teacherSteps, 128, 2e-3, 100, step => (BuildFixed(teacherGen.Examples(128, step * 128), trainGrids), null), null, "teacher");
+if (File.Exists(teacherPath)) { teacher.load(teacherPath); Log($"teacher loaded from {teacherPath}"); }
+else { TrainLoop(teacher, null, teacherSteps, 128, 2e-3, 100, step => (BuildFixed(teacherGen.Examples(128, step * 128), trainGrids), null), null, "teacher"); teacher.save(teacherPath); }
 var teacherEval = Evaluate(teacher, null);
 Log($"teacher: acc {teacherEval.Acc:P1} (what {teacherEval.PerType[0]:P1}, where {teacherEval.PerType[1]:P1}, is-there {teacherEval.PerType[2]:P1}), quad {teacherEval.Quad:F3}");
 
@@ -186,6 +193,9 @@ var variants = new (string Name, AlignKdObjectiveOptions O)[]
     ("full Align-KD (learnable L_V + L_att)", new AlignKdObjectiveOptions()),
     ("code-faithful (VisionQueryTextKey, frozen adapters)", AlignKdObjectiveOptions.CodeFaithful),
 };
+var only = ArgS("variants", "");
+if (only.Length > 0) variants = only.Split(',').Select(int.Parse).Select(i => variants[i]).ToArray();
+int Find(string name) => Array.FindIndex(variants, v => v.Name == name || (name == "full" && v.Name.StartsWith("full", StringComparison.Ordinal)));
 var results = new Eval?[variants.Length, seeds];
 var heat = new Dictionary<string, MiniVlm>();
 for (int seed = 0; seed < seeds; seed++)
@@ -211,7 +221,7 @@ for (int seed = 0; seed < seeds; seed++)
         results[v, seed] = Evaluate(student, teacher);
         var r = results[v, seed]!;
         Log($"seed {seed} | {variants[v].Name}: acc {r.Acc:P1} what {r.PerType[0]:P1} where {r.PerType[1]:P1} is-there {r.PerType[2]:P1} quad {r.Quad:F3} attKL {r.AttKl:F3}");
-        if (seed == 0 && (v == 0 || v == 2 || v == 7)) heat[variants[v].Name] = student; else student.Dispose();
+        if (seed == 0 && (variants[v].Name == "CE only" || variants[v].Name == "CE + KD" || variants[v].Name.StartsWith("full"))) heat[variants[v].Name] = student; else student.Dispose();
     }
     WriteReport(seed + 1);
     if (seed == 0) WriteHeatmaps();
@@ -246,21 +256,23 @@ void WriteReport(int done)
     sb.AppendLine(Checks(done));
     File.WriteAllText(Path.Combine(outDir, "results.md"), sb.ToString());
     Console.WriteLine(sb.ToString());
-    var xs = Enumerable.Range(0, variants.Length).Select(i => (double)i).ToArray();
-    var accChart = new PngChart { Title = $"Student accuracy per variant (mean ± s.d., {done} seeds); 0 = " + variants[0].Name + " … see results.md", XLabel = "variant index (results.md order)", YLabel = "test accuracy %" };
-    accChart.AddErrorBars("accuracy", xs, xs.Select(i => Enumerable.Range(0, done).Average(s => results[(int)i, s]!.Acc * 100)),
-        xs.Select(i => Sd(Enumerable.Range(0, done).Select(s => results[(int)i, s]!.Acc * 100).ToArray())), line: false);
+        var accChart = new PngChart { Title = $"Student accuracy per variant (mean ± s.d., {done} seeds)", XLabel = "variant index (results.md order)", YLabel = "test accuracy %" };
+    for (int v = 0; v < variants.Length; v++)
+        accChart.AddErrorBars(variants[v].Name, new[] { (double)v }, new[] { Enumerable.Range(0, done).Average(s => results[v, s]!.Acc * 100) },
+            new[] { Sd(Enumerable.Range(0, done).Select(s => results[v, s]!.Acc * 100).ToArray()) }, line: false);
     accChart.Save(Path.Combine(outDir, "accuracy.png"));
     var klChart = new PngChart { Title = $"Layer-0 text→vision attKL(teacher‖student) per variant (mean ± s.d., {done} seeds)", XLabel = "variant index (results.md order)", YLabel = "attKL" };
-    klChart.AddErrorBars("attKL", xs, xs.Select(i => Enumerable.Range(0, done).Average(s => results[(int)i, s]!.AttKl)),
-        xs.Select(i => Sd(Enumerable.Range(0, done).Select(s => results[(int)i, s]!.AttKl).ToArray())), line: false);
+    for (int v = 0; v < variants.Length; v++)
+        klChart.AddErrorBars(variants[v].Name, new[] { (double)v }, new[] { Enumerable.Range(0, done).Average(s => results[v, s]!.AttKl) },
+            new[] { Sd(Enumerable.Range(0, done).Select(s => results[v, s]!.AttKl).ToArray()) }, line: false);
     klChart.Save(Path.Combine(outDir, "attkl.png"));
 }
 
 string Checks(int done)
 {
     double Mean(int v, Func<Eval, double> f) => Enumerable.Range(0, done).Average(s => f(results[v, s]!));
-    const int ce = 0, kd = 2, kdAtt = 5, full = 7;
+    int ce = Find("CE only"), kd = Find("CE + KD"), kdAtt = Find("CE + KD + L_att"), full = Find("full");
+    if (ce < 0 || kd < 0 || kdAtt < 0 || full < 0) return "Acceptance checks need the CE, CE + KD, CE + KD + L_att and full variants.";
     var sb = new StringBuilder("Acceptance checks (note §5.4):\n\n");
     sb.AppendLine($"1. teacher acc {teacherEval.Acc:F3} ≥ 0.75: {teacherEval.Acc >= 0.75}; teacher quad {teacherEval.Quad:F3} ≥ 0.7: {teacherEval.Quad >= 0.7}");
     double d2 = (Mean(kd, r => r.Acc) - Mean(ce, r => r.Acc)) * 100;

@@ -31,5 +31,7 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SlabArchitecture.Name, SlabArchitecture.Build),
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.VisionLanguage.MiniVlmConfig.Name, (json, _) =>
+            TorchNetwork.Named(new Transforms.VisionLanguage.MiniVlm(JsonSerializer.Deserialize<Transforms.VisionLanguage.MiniVlmConfig>(json)!))),
     };
 }

@@ -34,7 +34,7 @@ public sealed class VlmOutput : IDisposable
 /// and a <see cref="CausalLm"/> (<c>lm</c>). The single <see cref="TextTokenizer.ImageId"/> placeholder of each row is
 /// replaced by the N projected vision tokens; layer-0 attention is computed explicitly (no fused kernel).
 /// </summary>
-public sealed class MiniVlm : nn.Module<Tensor, Tensor>
+public sealed class MiniVlm : nn.Module<Dictionary<string, Tensor>, Dictionary<string, Tensor>>
 {
     private readonly ConvVisionTower vision_tower;
     private readonly LdpV2Projector mm_projector;
@@ -76,9 +76,65 @@ public sealed class MiniVlm : nn.Module<Tensor, Tensor>
         return vision_tower.SceneGrid(scenes);
     }
 
-    /// <summary>Logits of scenes (B, 1, 56, 56) and ids (B, T) with one placeholder per row, no padding.</summary>
-    public override Tensor forward(Tensor scenes)
-        => throw new NotSupportedException("MiniVlm needs token ids: call Run(grid, ids, mask).");
+    /// <summary>Serving input: scenes (B, 1, 56, 56).</summary>
+    public const string ImageSlot = "image";
+    /// <summary>Serving input: prompt ids (B, T) (bos, placeholder, question), right-padded, with <c>prompt.mask</c>.</summary>
+    public const string PromptSlot = "prompt";
+    /// <summary>Serving output: greedy answer ids (B, MaxAnswerTokens), eos included, pad after it.</summary>
+    public const string AnswerIdsSlot = "answer_ids";
+    /// <summary>Serving output: the answer's probability (B, 1): exp of the summed log-probabilities of its tokens.</summary>
+    public const string AnswerScoreSlot = "answer_score";
+
+    /// <summary>
+    /// The served forward: greedy decoding of the answer to each prompt about its scene (each step re-runs the prefix;
+    /// prompts are left-aligned to their real tokens), with the answer's probability.
+    /// </summary>
+    public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs)
+    {
+        if (!inputs.TryGetValue(ImageSlot, out var image) || !inputs.TryGetValue(PromptSlot, out var prompt))
+            throw new KeyNotFoundException($"MiniVlm reads slots '{ImageSlot}' and '{PromptSlot}'; got {string.Join(", ", inputs.Keys)}.");
+        inputs.TryGetValue(PromptSlot + ".mask", out var pmask);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long b = prompt.shape[0], t = prompt.shape[1];
+        var ids = prompt.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
+        var m = pmask is null ? Enumerable.Repeat(1L, (int)(b * t)).ToArray() : pmask.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
+        // Left-pad: the next token is always read at the last position.
+        var rows = new List<long>[b];
+        for (int r = 0; r < b; r++) rows[r] = Enumerable.Range(0, (int)t).Where(j => m[r * t + j] != 0).Select(j => ids[r * t + j]).ToList();
+        var grid = VisionGrid(image);
+        int k = Config.MaxAnswerTokens;
+        var answer = Enumerable.Repeat((long)TextTokenizer.PadId, (int)(b * k)).ToArray();
+        var logp = new double[b];
+        var done = new bool[b];
+        for (int step = 0; step < k && done.Contains(false); step++)
+        {
+            using var stepScope = NewDisposeScope();
+            int len = rows.Max(x => x.Count);
+            var flat = new long[b * len]; var mask = new long[b * len];
+            for (int r = 0; r < b; r++)
+                for (int j = 0; j < rows[r].Count; j++) { flat[r * len + len - rows[r].Count + j] = rows[r][j]; mask[r * len + len - rows[r].Count + j] = 1; }
+            using var o = Run(grid, tensor(flat, new long[] { b, len }, device: grid.device), tensor(mask, new long[] { b, len }, device: grid.device));
+            var last = o.Logits.select(1, o.Logits.shape[1] - 1).to_type(ScalarType.Float32).log_softmax(-1);
+            var best = last.max(1);
+            var tokens = best.indexes.cpu().data<long>().ToArray();
+            var values = best.values.cpu().data<float>().ToArray();
+            for (int r = 0; r < b; r++)
+            {
+                if (done[r]) continue;
+                answer[r * k + step] = tokens[r];
+                logp[r] += values[r];
+                rows[r].Add(tokens[r]);
+                if (tokens[r] == TextTokenizer.EosId) done[r] = true;
+            }
+        }
+        var result = new Dictionary<string, Tensor>
+        {
+            [AnswerIdsSlot] = tensor(answer, new long[] { b, k }, device: grid.device).MoveToOuterDisposeScope(),
+            [AnswerScoreSlot] = tensor(logp.Select(v => (float)Math.Exp(v)).ToArray(), new long[] { b, 1 }, device: grid.device).MoveToOuterDisposeScope(),
+        };
+        return result;
+    }
 
     /// <summary>
     /// The forward from a scene grid (B, 32, 8, 8) (see <see cref="VisionGrid"/>; precomputable per item) and text ids

@@ -14,7 +14,9 @@ namespace MLNetExtensions.Transforms.VisionLanguage;
 /// <param name="FfnDim">LM MLP width (0 = 4·DModel).</param>
 /// <param name="MaxPositions">Longest spliced sequence.</param>
 /// <param name="PooledSide">Projector output grid side (vision tokens = side²).</param>
-public sealed record MiniVlmConfig(int VocabSize, int DModel = 64, int Layers = 3, int Heads = 4, int FfnDim = 0, int MaxPositions = 32, int PooledSide = 4)
+/// <param name="MaxAnswerTokens">Most tokens the served (greedy) answer may have, eos included.</param>
+public sealed record MiniVlmConfig(int VocabSize, int DModel = 64, int Layers = 3, int Heads = 4, int FfnDim = 0, int MaxPositions = 32, int PooledSide = 4,
+    int MaxAnswerTokens = 4)
     : IModelArchitecture
 {
     /// <summary>Registry name.</summary>
@@ -32,6 +34,7 @@ public sealed record MiniVlmConfig(int VocabSize, int DModel = 64, int Layers = 
     {
         if (PooledSide < 1 || PooledSide > 8) throw new ArgumentOutOfRangeException(nameof(PooledSide), PooledSide, "PooledSide must be in 1..8 (the scene grid is 8×8).");
         if (MaxPositions <= VisionTokens) throw new ArgumentOutOfRangeException(nameof(MaxPositions), MaxPositions, $"MaxPositions must exceed the {VisionTokens} vision tokens.");
+        if (MaxAnswerTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxAnswerTokens), MaxAnswerTokens, "MaxAnswerTokens must be ≥ 1.");
         Lm.Validate();
     }
 }
