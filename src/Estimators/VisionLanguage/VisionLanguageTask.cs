@@ -56,14 +56,14 @@ public sealed class VisionLanguageTask : TrainingTask
     /// <summary>The student-side forward of a batch with teacher forcing: outputs, spliced targets and loss mask.</summary>
     public static (VlmOutput Output, Tensor Targets, Tensor LossMask) TeacherForced(MiniVlm vlm, HostBatch b, Device device, bool attention)
     {
-        using var scope = NewDisposeScope();
+        // No own dispose scope: the outputs live in the caller's (the training loop's per-step scope).
         int n = vlm.Config.VisionTokens;
         var (ids, mask, targets, loss, t) = VqaEncoding.TeacherForcing(Rows(b, MiniVlm.PromptSlot), Rows(b, AnswerSlot), n);
         var grid = vlm.VisionGrid(b.Tensor(MiniVlm.ImageSlot, device));
         long rows = b.Count, l = t - 1 + n;
         var o = vlm.Run(grid, tensor(ids, new long[] { rows, t }, device: device), tensor(mask, new long[] { rows, t }, device: device), attention);
-        var tt = tensor(targets, new long[] { rows, l }, device: device).MoveToOuterDisposeScope();
-        var lm = tensor(loss, new long[] { rows, l }, device: device).MoveToOuterDisposeScope();
+        var tt = tensor(targets, new long[] { rows, l }, device: device);
+        var lm = tensor(loss, new long[] { rows, l }, device: device);
         return (o, tt, lm);
     }
 

@@ -91,7 +91,19 @@ public sealed class MiniVlm : nn.Module<Dictionary<string, Tensor>, Dictionary<s
     /// </summary>
     public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs)
     {
-        if (!inputs.TryGetValue(ImageSlot, out var image) || !inputs.TryGetValue(PromptSlot, out var prompt))
+        if (!inputs.TryGetValue(ImageSlot, out var image))
+            throw new KeyNotFoundException($"MiniVlm reads slot '{ImageSlot}' (and '{PromptSlot}'); got {string.Join(", ", inputs.Keys)}.");
+        if (training)
+        {
+            // Training mode: teacher-forced logits of the prompt (default [bos, image]) with gradient; no decoding.
+            using var ts = NewDisposeScope();
+            var tfIds = inputs.TryGetValue(PromptSlot, out var pr) ? pr.to_type(ScalarType.Int64)
+                : tensor(new long[] { TextTokenizer.BosId, TextTokenizer.ImageId }, device: image.device).unsqueeze(0).expand(image.shape[0], 2);
+            inputs.TryGetValue(PromptSlot + ".mask", out var tm);
+            using var o = Run(VisionGrid(image), tfIds, tm);
+            return new Dictionary<string, Tensor> { ["logits"] = o.Logits.alias().MoveToOuterDisposeScope() };
+        }
+        if (!inputs.TryGetValue(PromptSlot, out var prompt))
             throw new KeyNotFoundException($"MiniVlm reads slots '{ImageSlot}' and '{PromptSlot}'; got {string.Join(", ", inputs.Keys)}.");
         inputs.TryGetValue(PromptSlot + ".mask", out var pmask);
         using var scope = NewDisposeScope();

@@ -40,6 +40,8 @@ public static class ArchitectureRegistry
         new("ssa-segnet-plain", new SsaSegmentationNetworkConfig(new ConvPyramidConfig(new[] { 8, 8, 8, 8 }), 8, SegmentationHeadKind.Plain), 4, Image(3, 32, 32)),
         new("squeezetime-tiny", new SqueezeTimeArchitecture(SqueezeTimeConfig.Tiny(numClasses: 4, frames: 8), 32, 32, SqueezeTimeConfig.PixelMean.ToArray(), SqueezeTimeConfig.PixelStd.ToArray()),
             4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
+        new("minivlm-tiny", new MLNetExtensions.Transforms.VisionLanguage.MiniVlmConfig(27, DModel: 16, Layers: 1, Heads: 2, MaxPositions: 24), 0,
+            new() { [MLNetExtensions.Transforms.VisionLanguage.MiniVlm.ImageSlot] = new long[] { 1, 56, 56 } }),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });

@@ -1,3 +1,5 @@
+using MLNetExtensions.Estimators.VisionLanguage;
+using MLNetExtensions.Transforms.VisionLanguage;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
@@ -56,6 +58,11 @@ public static class EstimatorRegistry
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 16, Seed: 1))),
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 4, Seed: 2))),
             "Label", new[] { "Video" }, true),
+        new("VisionLanguage (mini VLM)",
+            (ml, c) => ml.MulticlassClassification.Trainers.VisionLanguage(Configure(new VisionLanguageTrainer.Options { DModel = 16, Layers = 1, Heads = 2, MaxEpochs = 2, BatchSize = 8, VisionTowerPretrainSteps = 3 }, c)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Train, 1, 300).ToDataView(ml, 16)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Test, 2, 300).ToDataView(ml, 4)),
+            "Answer", new[] { "Image", "Question" }, false),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
