@@ -1,4 +1,5 @@
 using MLNetExtensions.Estimators.VisionLanguage;
+using MLNetExtensions.Estimators.AlignKd;
 using MLNetExtensions.Transforms.VisionLanguage;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -60,6 +61,12 @@ public static class EstimatorRegistry
             "Label", new[] { "Video" }, true),
         new("VisionLanguage (mini VLM)",
             (ml, c) => ml.MulticlassClassification.Trainers.VisionLanguage(Configure(new VisionLanguageTrainer.Options { DModel = 16, Layers = 1, Heads = 2, MaxEpochs = 2, BatchSize = 8, VisionTowerPretrainSteps = 3 }, c)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Train, 1, 300).ToDataView(ml, 16)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Test, 2, 300).ToDataView(ml, 4)),
+            "Answer", new[] { "Image", "Question" }, false),
+        new("AlignKdDistiller (mini VLM student)",
+            (ml, c) => ml.MulticlassClassification.Trainers.AlignKd(Configure(new MLNetExtensions.Estimators.AlignKd.AlignKdDistiller.Options
+                { Teacher = MLNetExtensions.Tests.AlignKd.AlignKdDistillerTests.Teacher, DModel = 8, Layers = 1, Heads = 2, MaxEpochs = 2, BatchSize = 8 }, c)),
             ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Train, 1, 300).ToDataView(ml, 16)),
             ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Test, 2, 300).ToDataView(ml, 4)),
             "Answer", new[] { "Image", "Question" }, false),
