@@ -69,16 +69,11 @@ public sealed class AlignKdDistiller : TorchTrainerBase<AlignKdDistiller.Options
     protected override IReadOnlyList<InputSpec> DeclareInputs()
     {
         // The teacher's own columns and geometry (same tokenizer, same splice), unresolved again for this data.
-        var tok = _teacher.Tokenizer;
         var f = _teacher.Description.Features.ToArray();
         var image = (FloatTensorInputSpec)f.Single(s => s.Slot == MiniVlm.ImageSlot);
         var prompt = (TokenInputSpec)f.Single(s => s.Slot == MiniVlm.PromptSlot);
-        return new InputSpec[]
-        {
-            new FloatTensorInputSpec(image.Column, MiniVlm.ImageSlot, image.Shape),
-            new TokenInputSpec(prompt.Column, MiniVlm.PromptSlot, prompt.MaxLength) { Truncation = prompt.Truncation, Encoder = new VqaPromptEncoder(tok) },
-            new TokenInputSpec(TrainerOptions.LabelColumnName, VisionLanguageTask.AnswerSlot, TeacherConfig.MaxAnswerTokens) { Role = InputRole.Label, Encoder = new VqaAnswerEncoder(tok) },
-        };
+        return VisionLanguageTrainer.InputSpecs(_teacher.Tokenizer, image.Column, image.Shape, prompt.Column, prompt.MaxLength, prompt.Truncation,
+            TrainerOptions.LabelColumnName, TeacherConfig.MaxAnswerTokens);
     }
 
     /// <inheritdoc/>

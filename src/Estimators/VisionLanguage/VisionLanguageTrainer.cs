@@ -92,13 +92,18 @@ public sealed class VisionLanguageTrainer : TorchTrainerBase<VisionLanguageTrain
     protected override IReadOnlyList<InputSpec> DeclareInputs()
     {
         var o = TrainerOptions;
-        return new InputSpec[]
-        {
-            new FloatTensorInputSpec(o.ImageColumnName, MiniVlm.ImageSlot, new long[] { 1, FashionSceneVqa.SceneSide, FashionSceneVqa.SceneSide }),
-            new TokenInputSpec(o.QuestionColumnName, MiniVlm.PromptSlot, o.MaxQuestionTokens) { Truncation = Core.Data.Binding.TruncationSide.KeepHead, Encoder = new VqaPromptEncoder(_tokenizer) },
-            new TokenInputSpec(o.LabelColumnName, VisionLanguageTask.AnswerSlot, o.MaxAnswerTokens) { Role = InputRole.Label, Encoder = new VqaAnswerEncoder(_tokenizer) },
-        };
+        return InputSpecs(_tokenizer, o.ImageColumnName, new long[] { 1, FashionSceneVqa.SceneSide, FashionSceneVqa.SceneSide },
+            o.QuestionColumnName, o.MaxQuestionTokens, Core.Data.Binding.TruncationSide.KeepHead, o.LabelColumnName, o.MaxAnswerTokens);
     }
+
+    /// <summary>The VLM's columns: the scene, the question as prompt ids and the answer (label) ids, through one tokenizer.</summary>
+    public static IReadOnlyList<InputSpec> InputSpecs(TextTokenizer tokenizer, string imageColumn, long[]? imageShape, string questionColumn,
+        int maxQuestionTokens, Core.Data.Binding.TruncationSide truncation, string answerColumn, int maxAnswerTokens) => new InputSpec[]
+    {
+        new FloatTensorInputSpec(imageColumn, MiniVlm.ImageSlot, imageShape),
+        new TokenInputSpec(questionColumn, MiniVlm.PromptSlot, maxQuestionTokens) { Truncation = truncation, Encoder = new VqaPromptEncoder(tokenizer) },
+        new TokenInputSpec(answerColumn, VisionLanguageTask.AnswerSlot, maxAnswerTokens) { Role = InputRole.Label, Encoder = new VqaAnswerEncoder(tokenizer) },
+    };
 
     /// <inheritdoc/>
     protected override IModelArchitecture Architecture(IReadOnlyList<InputSpec> inputs, int classes)
