@@ -34,33 +34,13 @@ var tok = VqaEncoding.SceneTokenizer();
 int vocab = tok.VocabularySize;
 
 // ---- 1. vision tower: pre-trained as a classifier, then frozen --------------------------------------------------
-torch.manual_seed(0);
-var tower = new ConvVisionTower();
 string towerPath = Path.Combine(outDir, $"tower-{towerSteps}.bin"), teacherPath = Path.Combine(outDir, $"teacher-{towerSteps}-{teacherSteps}.bin");
+ConvVisionTower tower;
+if (File.Exists(towerPath)) { tower = new ConvVisionTower(); tower.load(towerPath); tower.eval(); }
+else { tower = VisionTowerPretraining.Train(trainPx, trainLab, towerSteps, seed: 0); tower.save(towerPath); }
+Log($"vision tower: {towerSteps} steps × 128, test item accuracy {VisionTowerPretraining.Accuracy(tower, testPx, testLab):P1}");
 var trainItems = tensor(trainPx, new long[] { trainLab.Length, 1, 28, 28 });
-var trainItemLabels = tensor(trainLab.Select(b => (long)b).ToArray());
 var testItems = tensor(testPx, new long[] { testLab.Length, 1, 28, 28 });
-if (File.Exists(towerPath)) { tower.load(towerPath); towerSteps = -towerSteps; }
-else
-{
-    var opt = optim.Adam(tower.parameters(), 3e-3);
-    var rng = new Random(0);
-    for (int step = 0; step < towerSteps; step++)
-    {
-        using var scope = NewDisposeScope();
-        var idx = tensor(Enumerable.Range(0, 128).Select(_ => (long)rng.Next(trainLab.Length)).ToArray());
-        var loss = nn.functional.cross_entropy(tower.Classify(trainItems.index_select(0, idx)), trainItemLabels.index_select(0, idx));
-        opt.zero_grad(); loss.backward(); opt.step();
-    }
-    tower.save(towerPath);
-}
-{
-    tower.eval();
-    using var _ = no_grad();
-    var pred = tower.Classify(testItems).argmax(1).data<long>().ToArray();
-    double acc = pred.Select((p, i) => p == testLab[i] ? 1.0 : 0.0).Average();
-    Log($"vision tower: {towerSteps} steps × 128, test item accuracy {acc:P1}");
-}
 Tensor trainGrids, testGrids;
 using (no_grad()) { trainGrids = tower.Grid(trainItems); testGrids = tower.Grid(testItems); }
 
