@@ -25,6 +25,7 @@ public static class MLNetExtensionsRegistration
         Transforms.Excp.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Rlhf.RewardModels.TextRewardModelTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.VisionLanguage.VisionLanguageTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 }

@@ -34,5 +34,7 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
         () => TorchModelRegistry.RegisterNetwork(GeminiFusionArchitecture.Name, GeminiFusionArchitecture.Build),
         () => TorchModelRegistry.RegisterNetwork(Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Name, Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.VisionLanguage.MiniVlmConfig.Name, (json, _) =>
+            TorchNetwork.Named(new Transforms.VisionLanguage.MiniVlm(JsonSerializer.Deserialize<Transforms.VisionLanguage.MiniVlmConfig>(json)!))),
     };
 }

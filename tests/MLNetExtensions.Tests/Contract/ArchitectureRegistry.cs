@@ -43,6 +43,8 @@ public static class ArchitectureRegistry
             4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
         new("geminifusion-tiny", new GeminiFusionArchitecture(MitConfig.Tiny, 2, 16, 32, 32), 4,
             new() { [GeminiFusionArchitecture.Slot(0)] = new long[] { 3, 32, 32 }, [GeminiFusionArchitecture.Slot(1)] = new long[] { 1, 32, 32 } }),
+        new("minivlm-tiny", new MLNetExtensions.Transforms.VisionLanguage.MiniVlmConfig(27, DModel: 16, Layers: 1, Heads: 2, MaxPositions: 24), 0,
+            new() { [MLNetExtensions.Transforms.VisionLanguage.MiniVlm.ImageSlot] = new long[] { 1, 56, 56 } }),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });

@@ -1,3 +1,6 @@
+using MLNetExtensions.Estimators.VisionLanguage;
+using MLNetExtensions.Estimators.AlignKd;
+using MLNetExtensions.Transforms.VisionLanguage;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
@@ -63,6 +66,17 @@ public static class EstimatorRegistry
             ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 16, Seed = 1, SourceRows = 100, Height = 32, Width = 32 })),
             ml => ml.Data.Cache(FashionScenes.Load(ml, new FashionSceneOptions { Count = 4, Seed = 2, SourceRows = 100, Height = 32, Width = 32 })),
             "Mask", new[] { "Image", "Depth" }, true),
+        new("VisionLanguage (mini VLM)",
+            (ml, c) => ml.MulticlassClassification.Trainers.VisionLanguage(Configure(new VisionLanguageTrainer.Options { DModel = 16, Layers = 1, Heads = 2, MaxEpochs = 2, BatchSize = 8, VisionTowerPretrainSteps = 3 }, c)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Train, 1, 300).ToDataView(ml, 16)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Test, 2, 300).ToDataView(ml, 4)),
+            "Answer", new[] { "Image", "Question" }, false),
+        new("AlignKdDistiller (mini VLM student)",
+            (ml, c) => ml.MulticlassClassification.Trainers.AlignKd(Configure(new MLNetExtensions.Estimators.AlignKd.AlignKdDistiller.Options
+                { Teacher = MLNetExtensions.Tests.AlignKd.AlignKdDistillerTests.Teacher, DModel = 8, Layers = 1, Heads = 2, MaxEpochs = 2, BatchSize = 8 }, c)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Train, 1, 300).ToDataView(ml, 16)),
+            ml => ml.Data.Cache(FashionSceneVqa.Create(ml, FashionMnistSplit.Test, 2, 300).ToDataView(ml, 4)),
+            "Answer", new[] { "Image", "Question" }, false),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
