@@ -36,6 +36,11 @@ public class ArchitectureContractTests
         module.train();
         using var scope = torch.NewDisposeScope();
         var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => torch.rand(new long[] { 2 }.Concat(kv.Value).ToArray()));
+        foreach (var (k, shape) in c.TokenInputs ?? new())
+        {
+            var full = new long[] { 2 }.Concat(shape).ToArray();
+            inputs[k] = k.EndsWith(".mask", StringComparison.Ordinal) ? torch.ones(full, torch.int64) : torch.randint(0, c.Vocab, full, torch.int64);
+        }
         var outputs = net.Forward(inputs);
         Assert.NotEmpty(outputs);
         var loss = outputs.Values.Where(t => t.is_floating_point()).Select(t => t.square().mean()).Aggregate((a, b) => a + b);

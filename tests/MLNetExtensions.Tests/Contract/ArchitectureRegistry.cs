@@ -15,7 +15,8 @@ namespace MLNetExtensions.Tests.Contract;
 /// <param name="Classes">Classes.</param>
 /// <param name="Inputs">Slot → per-row shape.</param>
 /// <param name="NotInForward">Parameter-name prefixes a plain forward does not use (training-loss-only or officially unused).</param>
-public sealed record ArchitectureCase(string Name, IModelArchitecture Architecture, int Classes, Dictionary<string, long[]> Inputs, string[]? NotInForward = null)
+public sealed record ArchitectureCase(string Name, IModelArchitecture Architecture, int Classes, Dictionary<string, long[]> Inputs, string[]? NotInForward = null,
+    Dictionary<string, long[]>? TokenInputs = null, long Vocab = 2)
 {
     public override string ToString() => Name;
 }
@@ -43,6 +44,10 @@ public static class ArchitectureRegistry
             4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
         new("geminifusion-tiny", new GeminiFusionArchitecture(MitConfig.Tiny, 2, 16, 32, 32), 4,
             new() { [GeminiFusionArchitecture.Slot(0)] = new long[] { 3, 32, 32 }, [GeminiFusionArchitecture.Slot(1)] = new long[] { 1, 32, 32 } }),
+        new("textreward-preference-tiny", new MLNetExtensions.Transforms.Rlhf.RewardModels.TextRewardModelArchitecture(
+                MLNetExtensions.Transforms.Rlhf.RewardModels.TextRewardModelKind.Preference, 24, DModel: 16, Layers: 1, Heads: 2, FfnDim: 32, MaxPositions: 16), 0,
+            new(), TokenInputs: new() { ["prompt"] = new long[] { 6 }, ["prompt.mask"] = new long[] { 6 }, ["response"] = new long[] { 8 }, ["response.mask"] = new long[] { 8 } },
+            Vocab: 24),
         new("minivlm-tiny", new MLNetExtensions.Transforms.VisionLanguage.MiniVlmConfig(27, DModel: 16, Layers: 1, Heads: 2, MaxPositions: 24), 0,
             new() { [MLNetExtensions.Transforms.VisionLanguage.MiniVlm.ImageSlot] = new long[] { 1, 56, 56 } }),
     };
