@@ -28,6 +28,8 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     public const string WeightsStream = "Weights.safetensors";
 
     private readonly SemaphoreSlim _gate;
+    private readonly object _life = new();
+    private int _inFlight;
     private bool _disposed;
     private OutputColumn[]? _outputColumns;
 
@@ -185,29 +187,71 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     /// <summary>Runs the network on a filled batch (valid rows only) and returns the per-output, per-row values.</summary>
     internal object[][] Score(HostBatch batch, IReadOnlyList<InputSpec> inputs)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _gate.Wait();
+        // Forwards in flight are counted so Dispose waits for them (they finish); a call that starts after Dispose fails
+        // with ObjectDisposedException naming the model. The gate is never disposed, so no waiter can hang on it.
+        lock (_life)
+        {
+            if (_disposed) throw Disposed();
+            _inFlight++;
+        }
         try
         {
-            using var scope = torch.NewDisposeScope();
-            using var mode = torch.inference_mode();
-            var outputs = TorchNetwork.Forward(ModelInputs.From(batch, inputs, Device));
-            return Postprocess(outputs, batch.Count);
+            _gate.Wait();
+            try
+            {
+                using var scope = torch.NewDisposeScope();
+                using var mode = torch.inference_mode();
+                var outputs = TorchNetwork.Forward(ModelInputs.From(batch, inputs, Device));
+                return Postprocess(outputs, batch.Count);
+            }
+            finally { _gate.Release(); }
         }
-        finally { _gate.Release(); }
+        finally
+        {
+            lock (_life) { if (--_inFlight == 0) Monitor.PulseAll(_life); }
+        }
     }
+
+    private ObjectDisposedException Disposed() => new(GetType().Name,
+        $"The {GetType().Name} model '{Description.Architecture}' was disposed; load or keep another instance to serve.");
 
     /// <summary>Scores rows given as HostBatch directly (benchmarks, tests): features bound to the description's geometry.</summary>
     public object[][] Score(HostBatch batch) => Score(batch, FeatureInputs);
 
-    /// <inheritdoc/>
+    /// <summary>Whether <see cref="Dispose"/> has released the native model.</summary>
+    public bool IsDisposed { get { lock (_life) return _disposed; } }
+
+    /// <summary>
+    /// Releases the native module once the forwards in flight have finished; later calls throw
+    /// <see cref="ObjectDisposedException"/> naming the model. A call made by an ML.NET <c>PredictionEngine</c> is ignored:
+    /// engines are created with <c>OwnsTransformer = true</c> by default and dispose the transformer (through the
+    /// <c>TransformerChain</c>) when the engine is disposed, but one loaded model serves many engines and threads, so
+    /// an engine never owns it. The owner (whoever fitted or loaded it) disposes it.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        if (CalledByPredictionEngine()) return;
+        lock (_life)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            while (_inFlight > 0) Monitor.Wait(_life);
+        }
         Model.Dispose();
-        _gate.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    // ML.NET's PredictionEngineBase.Dispose calls (Transformer as IDisposable)?.Dispose() when it "owns" the transformer;
+    // nothing else tells that call from the owner's, so the caller chain is inspected (only when disposing).
+    private static bool CalledByPredictionEngine()
+    {
+        foreach (var f in new System.Diagnostics.StackTrace(2, false).GetFrames())
+        {
+            var t = f.GetMethod()?.DeclaringType;
+            for (; t != null; t = t.DeclaringType)
+                if (t.Namespace == "Microsoft.ML" && t.Name.StartsWith("PredictionEngine", StringComparison.Ordinal)) return true;
+        }
+        return false;
     }
 
     // ---- persistence -----------------------------------------------------------------------------------------------
