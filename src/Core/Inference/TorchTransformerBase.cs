@@ -294,7 +294,10 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     private protected static byte[] ReadVerified(MLNetInternals.LoadContext load, ModelDescription d, string stream, Type type)
     {
         var bytes = load.ReadStream(stream, r => { using var ms = new MemoryStream(); r.BaseStream.CopyTo(ms); return ms.ToArray(); });
-        if (d.StreamSha256.TryGetValue(stream, out var expected) && !string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
+        // Version 2 hashes every stream it writes: a missing hash is a damaged (or hand-edited) description.
+        if (!d.StreamSha256.TryGetValue(stream, out var expected))
+            throw new InvalidDataException($"The {type.Name} model zip is corrupt: its description lists no SHA-256 for stream '{stream}'.");
+        if (!string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"The {type.Name} model zip is corrupt: stream '{stream}' does not match its SHA-256 (expected {expected}).");
         return bytes;
     }
