@@ -10,7 +10,6 @@ using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.Slab;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using MLNetExtensions.Transforms.Datasets;

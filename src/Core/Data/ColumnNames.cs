@@ -8,6 +8,10 @@ public static class ColumnNames
     public const string Image = "Image";
     public const string Score = "Score";
     public const string PredictedLabel = "PredictedLabel";
+    /// <summary>The per-pixel label map of the segmenters.</summary>
+    public const string Mask = "Mask";
+    /// <summary>The clip column of the video classifiers (T×C×H×W floats).</summary>
+    public const string Video = "Video";
 
     internal const string KeyValues = "KeyValues";
     internal const string SlotNames = "SlotNames";

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Data.Binding;
 
 namespace MLNetExtensions.Core.Inference;
@@ -38,20 +39,19 @@ internal sealed class TorchBatchedView : IDataView
         return new Cursor(this, follower, lead, needed.Select(c => c.Index).ToHashSet());
     }
 
-    private sealed class Cursor : DataViewRowCursor
+    private sealed class Cursor : AppendedColumnsCursor
     {
         private readonly TorchBatchedView _v;
-        private readonly DataViewRowCursor _follower;
         private readonly DataViewRowCursor? _lead;
         private readonly IRowReader[]? _readers;
         private readonly HostBatch? _batch;
-        private readonly HashSet<int> _active;
         private object[][] _out = Array.Empty<object[]>();
         private int _rowInBatch = -1, _rowsInBatch;
 
         public Cursor(TorchBatchedView v, DataViewRowCursor follower, DataViewRowCursor? lead, HashSet<int> active)
+            : base(v.Schema, v._input.Schema, follower, active)
         {
-            _v = v; _follower = follower; _lead = lead; _active = active;
+            _v = v; _lead = lead;
             if (lead != null)
             {
                 _readers = v._inputs.Select(s => s.CreateReader(lead)).ToArray();
@@ -59,38 +59,23 @@ internal sealed class TorchBatchedView : IDataView
             }
         }
 
-        public override DataViewSchema Schema => _v.Schema;
-        public override long Position => _follower.Position;
-        public override long Batch => _follower.Batch;
-        public override ValueGetter<DataViewRowId> GetIdGetter() => _follower.GetIdGetter();
-        public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
-
-        public override bool MoveNext()
+        protected override void OnMoved()
         {
-            if (!_follower.MoveNext()) return false;
-            if (_lead != null && ++_rowInBatch >= _rowsInBatch)
-            {
-                int rows = 0, cap = _batch!.Capacity;
-                while (rows < cap && _lead.MoveNext()) { foreach (var r in _readers!) r.Read(_batch, rows); rows++; }
-                if (rows == 0) throw new InvalidOperationException("Input view returned fewer rows on the second cursor; it must be deterministic.");
-                _batch.Count = rows;
-                _out = _v._parent.Score(_batch, _v._inputs);
-                _rowsInBatch = rows; _rowInBatch = 0;
-            }
-            return true;
+            if (_lead == null || ++_rowInBatch < _rowsInBatch) return;
+            int rows = 0, cap = _batch!.Capacity;
+            while (rows < cap && _lead.MoveNext()) { foreach (var r in _readers!) r.Read(_batch, rows); rows++; }
+            if (rows == 0) throw new InvalidOperationException("Input view returned fewer rows on the second cursor; it must be deterministic.");
+            _batch.Count = rows;
+            _out = _v._parent.Score(_batch, _v._inputs);
+            _rowsInBatch = rows; _rowInBatch = 0;
         }
 
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            int n = _v._input.Schema.Count;
-            if (column.Index < n) return _follower.GetGetter<TValue>(_v._input.Schema[column.Index]);
-            int o = column.Index - n;
-            return OutputGetters.Make<TValue>(_v._parent.OutputColumns[o].Spec, () => _out[o][_rowInBatch]);
-        }
+        protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
+            OutputGetters.Make<TValue>(_v._parent.OutputColumns[output].Spec, () => _out[output][_rowInBatch]);
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) { _follower.Dispose(); _lead?.Dispose(); }
+            if (disposing) _lead?.Dispose();
             base.Dispose(disposing);
         }
     }

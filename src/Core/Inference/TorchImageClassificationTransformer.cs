@@ -1,8 +1,6 @@
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Interop;
-using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,19 +38,8 @@ public class TorchImageClassificationTransformer : TorchTransformerBase
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static TorchImageClassificationTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(TorchImageClassificationTransformer));
-        var json = load.Reader.ReadString();
-        if (load.VersionWritten >= 0x00020001)
-        {
-            var l = LoadV2(env, load, typeof(TorchImageClassificationTransformer), json);
-            return new TorchImageClassificationTransformer(env, l.Description, l.Network, l.Device);
-        }
-        // Version 1: the image-classifier record and unchecked weights.
-        var v1 = JsonSerializer.Deserialize<ImageClassifierDescription>(json)
-            ?? throw new InvalidDataException("The TorchImageClassificationTransformer model's description is empty.");
-        var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
-        var net = Rebuild(env, v1.Architecture, v1.ConfigJson, v1.NumClasses, weights, "model zip");
-        return new TorchImageClassificationTransformer(env, v1.ToModelDescription(), net, DeviceOf(env));
+        var l = LoadAnyVersion<ImageClassifierDescription>(env, ctx, Version, typeof(TorchImageClassificationTransformer), v1 => v1.ToModelDescription());
+        return new TorchImageClassificationTransformer(env, l.Description, l.Network, l.Device);
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>

@@ -146,16 +146,22 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     protected virtual object[][] Postprocess(IReadOnlyDictionary<string, Tensor> outputs, int rows)
     {
         var result = new object[Description.Outputs.Length][];
-        for (int i = 0; i < result.Length; i++) result[i] = Derive(Description.Outputs[i], outputs, rows);
+        var activated = new Dictionary<(string, OutputActivation), Tensor>(); // Score and PredictedLabel share one softmax
+        for (int i = 0; i < result.Length; i++) result[i] = Derive(Description.Outputs[i], outputs, rows, activated);
         return result;
     }
 
     /// <summary>The rows of one fixed-size output (<see cref="OutputKind.Scores"/>, <see cref="OutputKind.ArgmaxKey"/>, <see cref="OutputKind.ArgmaxKeyMap"/>).</summary>
-    protected static object[] Derive(OutputSpec o, IReadOnlyDictionary<string, Tensor> outputs, int rows)
+    protected static object[] Derive(OutputSpec o, IReadOnlyDictionary<string, Tensor> outputs, int rows,
+        Dictionary<(string, OutputActivation), Tensor>? activated = null)
     {
-        if (!outputs.TryGetValue(o.Source, out var t))
+        if (!outputs.TryGetValue(o.Source, out var raw))
             throw new InvalidOperationException($"Output column '{o.Column}' reads network output '{o.Source}', which the network did not return ({string.Join(", ", outputs.Keys)}).");
-        t = o.Activation switch { OutputActivation.Softmax => t.softmax(1), OutputActivation.Sigmoid => t.sigmoid(), _ => t };
+        if (activated == null || !activated.TryGetValue((o.Source, o.Activation), out var t))
+        {
+            t = o.Activation switch { OutputActivation.Softmax => raw.softmax(1), OutputActivation.Sigmoid => raw.sigmoid(), _ => raw };
+            if (activated != null) activated[(o.Source, o.Activation)] = t;
+        }
         var res = new object[rows];
         switch (o.Kind)
         {
@@ -214,9 +220,6 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
 
     private ObjectDisposedException Disposed() => new(GetType().Name,
         $"The {GetType().Name} model '{Description.Architecture}' was disposed; load or keep another instance to serve.");
-
-    /// <summary>Scores rows given as HostBatch directly (benchmarks, tests): features bound to the description's geometry.</summary>
-    public object[][] Score(HostBatch batch) => Score(batch, FeatureInputs);
 
     /// <summary>Whether <see cref="Dispose"/> has released the native model.</summary>
     public bool IsDisposed { get { lock (_life) return _disposed; } }
@@ -288,6 +291,24 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         Dictionary<string, Tensor> tensors;
         using (var ms = new MemoryStream(weights)) tensors = SafeTensors.Read(ms);
         return new Loaded(d, Rebuild(env, d.Architecture, d.ConfigJson, d.NumClasses, tensors, "model zip"), DeviceOf(env), load);
+    }
+
+    /// <summary>
+    /// Opens a model zip of this transformer type and reads it whatever its persistence version: version 2 through
+    /// <see cref="LoadV2"/>; version 1 by parsing its record <typeparamref name="TV1"/>, upgrading it to a
+    /// <see cref="ModelDescription"/>, and loading the (unhashed) weights. <paramref name="mayKeepInitial"/> names constant
+    /// buffers added since version 1.
+    /// </summary>
+    private protected static Loaded LoadAnyVersion<TV1>(IHostEnvironment env, object ctx, MLNetInternals.ModelVersion version, Type type,
+        Func<TV1, ModelDescription> upgrade, Func<string, bool>? mayKeepInitial = null) where TV1 : class
+    {
+        var load = MLNetInternals.OpenLoad(ctx, version, type);
+        var json = load.Reader.ReadString();
+        if (load.VersionWritten >= 0x00020001) return LoadV2(env, load, type, json);
+        var v1 = System.Text.Json.JsonSerializer.Deserialize<TV1>(json) ?? throw new InvalidDataException($"The {type.Name} model's description is empty.");
+        var d = upgrade(v1);
+        var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
+        return new Loaded(d, Rebuild(env, d.Architecture, d.ConfigJson, d.NumClasses, weights, "model zip", mayKeepInitial), DeviceOf(env), load);
     }
 
     /// <summary>A stream of the zip, checked against the description's SHA-256 when it has one.</summary>

@@ -18,14 +18,14 @@ public enum LearningRateSchedule
 /// Options every TorchSharp trainer of the suite shares. Defaults are documented per property; components derive
 /// from this class and add their architecture options.
 /// </summary>
-public abstract class TorchTrainerOptions
+public abstract class TorchTrainerOptions : Tuning.ISweepableOptions
 {
     /// <summary>Key-typed label column. Default <c>Label</c>.</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = Data.ColumnNames.Label;
     /// <summary>Output scores column. Default <c>Score</c>.</summary>
-    public string ScoreColumnName { get; set; } = "Score";
+    public string ScoreColumnName { get; set; } = Data.ColumnNames.Score;
     /// <summary>Output predicted key column. Default <c>PredictedLabel</c>.</summary>
-    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+    public string PredictedLabelColumnName { get; set; } = Data.ColumnNames.PredictedLabel;
 
     /// <summary>Rows per optimisation step. Default 64. Sweep default: 16, 32, 64, 128 (<see cref="Tuning.SweepChoiceAttribute"/>).</summary>
     [Tuning.SweepChoice(16, 32, 64, 128, LogScale = true)]

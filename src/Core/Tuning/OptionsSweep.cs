@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Core.Training;
 
 namespace MLNetExtensions.Core.Tuning;
 
@@ -40,7 +39,7 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
 
     private void CheckSeedNotSwept()
     {
-        if (IsTorchOptions && Space.Parameters.Any(p => p.Name == nameof(TorchTrainerOptions.Seed)))
+        if (IsTorchOptions && Space.Parameters.Any(p => p.Name == nameof(ISweepableOptions.Seed)))
             throw new ArgumentException("The search space sweeps 'Seed', which the sweep sets itself (BaseSeed + repeat); use SeedsPerTrial instead.", "space");
     }
 
@@ -69,7 +68,7 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
     /// <summary>Receives a report after every finished trial, on the sweep's thread.</summary>
     public IProgress<SweepProgress>? Progress { get; set; }
 
-    private static bool IsTorchOptions => typeof(TorchTrainerOptions).IsAssignableFrom(typeof(TOptions));
+    private static bool IsTorchOptions => typeof(ISweepableOptions).IsAssignableFrom(typeof(TOptions));
 
     /// <summary>
     /// Runs (or resumes) the sweep. Cancellation is checked before every trial and passed to <c>evaluate</c> (and to
@@ -87,7 +86,7 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
         var parameters = Space.Parameters;
         var settings = Tuner.Propose(parameters).ToList();
         if (settings.Count == 0) throw new InvalidOperationException($"The tuner ({Tuner.Description}) proposed no setting.");
-        int baseSeed = BaseSeed ?? (IsTorchOptions && _createOptions() is TorchTrainerOptions t && t.Seed is int seed0 ? seed0 : 0);
+        int baseSeed = BaseSeed ?? (IsTorchOptions && _createOptions() is ISweepableOptions t && t.Seed is int seed0 ? seed0 : 0);
         int total = checked(settings.Count * SeedsPerTrial);
         using var ch = _host?.Start("Sweep");
         ch?.Info(MessageSensitivity.None, $"Sweep: {Tuner.Description}, {settings.Count} settings × {SeedsPerTrial} seeds = {total} trials; {(Maximize ? "maximise" : "minimise")} {MetricName}.");
@@ -144,7 +143,7 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
     {
         var options = _createOptions() ?? throw new InvalidOperationException("The options factory returned null.");
         Space.Apply(options, setting);
-        if (options is TorchTrainerOptions torch)
+        if (options is ISweepableOptions torch)
         {
             torch.Seed = seed;
             if (!torch.CancellationToken.CanBeCanceled) torch.CancellationToken = ct;

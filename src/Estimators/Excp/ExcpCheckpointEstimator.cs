@@ -24,8 +24,6 @@ public sealed class ExcpCheckpointEstimator : IEstimator<ExcpCheckpointTransform
         ExcpModelPayload payload = ExcpModelPayload.DecodedWeights, string? device = null, int inferenceBatchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(env);
-        // The model families register when the Transforms assembly loads; make sure it has before the card is used.
-        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(MLNetExtensionsRegistration).Module.ModuleHandle);
         _env = env;
         _override = description;
         ChainDirectory = chainDirectory;

@@ -22,8 +22,6 @@ namespace MLNetExtensions.Estimators.Segmentation;
 /// </summary>
 public sealed partial class SsaSegmenter : TorchTrainerBase<SsaSegmenter.Options, SsaSegmentationTransformer>
 {
-    private IReadOnlyList<IReadOnlyDictionary<string, double>> _terms = Array.Empty<IReadOnlyDictionary<string, double>>();
-
     /// <summary>Creates the trainer; invalid options throw here, naming the option.</summary>
     public SsaSegmenter(IHostEnvironment env, Options options) : base(env, options, nameof(SsaSegmenter)) { }
 
@@ -31,7 +29,8 @@ public sealed partial class SsaSegmenter : TorchTrainerBase<SsaSegmenter.Options
     public int? PretrainedTensorsLoaded => LastPretrainedLoad?.Loaded.Count;
     /// <summary>Per epoch of the last Fit: the mean of each named loss term (e.g. SSA's eight official terms).</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, double>> LossTermHistory =>
-        LastTrainingSummary?.History.Where(h => h.EpochCompleted && h.LossTerms != null).Select(h => h.LossTerms!).ToList() ?? _terms;
+        LastTrainingSummary?.History.Where(h => h.EpochCompleted && h.LossTerms != null).Select(h => h.LossTerms!).ToList()
+        ?? new List<IReadOnlyDictionary<string, double>>();
 
     /// <inheritdoc/>
     protected override string Task => ModelTasks.Segmenter;

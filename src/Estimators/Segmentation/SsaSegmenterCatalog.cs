@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Data;
 using MLNetExtensions.Evaluators.Segmentation;
 using MLNetExtensions.Transforms.Segmentation;
 using MLNetExtensions.Transforms.Ssa;
@@ -21,13 +22,14 @@ public static class SsaSegmenterCatalog
     /// <param name="head">SSA or plain classifier.</param>
     /// <param name="maxEpochs">Passes over the data.</param>
     /// <param name="batchSize">Rows per step.</param>
-    /// <param name="learningRate">Peak AdamW learning rate.</param>
-    public static SsaSegmenter Ssa(this SegmentationCatalog.SegmentationTrainers catalog, string labelColumnName = "Mask",
-        string imageColumnName = "Image", SegmentationHeadKind head = SegmentationHeadKind.Ssa, int maxEpochs = 10, int batchSize = 16,
-        double learningRate = 2e-3) =>
-        catalog.Ssa(new SsaSegmenter.Options
-        {
-            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Head = head,
-            MaxEpochs = maxEpochs, BatchSize = batchSize, LearningRate = learningRate,
-        });
+    /// <param name="learningRate">Peak AdamW learning rate of the backbone; null = the Options default (the decode head trains at ×HeadLearningRateMultiplier).</param>
+    public static SsaSegmenter Ssa(this SegmentationCatalog.SegmentationTrainers catalog, string labelColumnName = ColumnNames.Mask,
+        string imageColumnName = ColumnNames.Image, SegmentationHeadKind head = SegmentationHeadKind.Ssa, int maxEpochs = 10, int batchSize = 16,
+        double? learningRate = null)
+    {
+        // One default: the simple overload takes the Options' learning rate unless told otherwise.
+        var o = new SsaSegmenter.Options { LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Head = head, MaxEpochs = maxEpochs, BatchSize = batchSize };
+        if (learningRate is double lr) o.LearningRate = lr;
+        return catalog.Ssa(o);
+    }
 }

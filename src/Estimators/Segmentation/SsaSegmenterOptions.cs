@@ -24,7 +24,7 @@ public sealed partial class SsaSegmenter
         /// </summary>
         public Options()
         {
-            LabelColumnName = "Mask";
+            LabelColumnName = ColumnNames.Mask;
             BatchSize = 16;
             MaxEpochs = 10;
             LearningRate = 5e-4; // backbone; the decode head trains at HeadLearningRateMultiplier × this (5e-3)

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using MLNetExtensions.Core.Interop;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Estimators.Slab;

@@ -1,7 +1,6 @@
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Core.Models;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using static TorchSharp.torch;

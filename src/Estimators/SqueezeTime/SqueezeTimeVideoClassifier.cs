@@ -35,7 +35,7 @@ public sealed class SqueezeTimeVideoClassifier : TorchTrainerBase<SqueezeTimeVid
     public sealed class Options : TorchTrainerOptions
     {
         /// <summary>Clip column: Vector&lt;Single&gt; of T×C×H×W values in [0,1]. Default <c>Video</c>.</summary>
-        public string VideoColumnName { get; set; } = "Video";
+        public string VideoColumnName { get; set; } = ColumnNames.Video;
         /// <summary>Frame height H; null = from a 4-D vector type (T, C, H, W). Default null.</summary>
         public int? ImageHeight { get; set; }
         /// <summary>Frame width W; null = from a 4-D vector type. Default null.</summary>

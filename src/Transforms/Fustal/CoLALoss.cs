@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.Fustal;
@@ -18,7 +19,8 @@ public static class CoLALoss
         var nn_ = nn.functional.normalize(negatives.permute(0, 2, 1), p: 2, dim: 1); // (B, E, K)
         var lPos = (qn * kn).sum(1).unsqueeze(-1);
         var lNeg = bmm(qn.unsqueeze(1), nn_).squeeze(1);
-        var logits = cat(new[] { lPos, lNeg }, 1) / temperature;
+        using var t = temperature.ToScalar(); // rooted: TorchSharp 0.107 passes temporary Scalars unrooted
+        var logits = cat(new[] { lPos, lNeg }, 1).div(t);
         var labels = zeros(logits.shape[0], ScalarType.Int64, device: logits.device);
         return nn.functional.cross_entropy(logits, labels).MoveToOuterDisposeScope();
     }
@@ -73,9 +75,12 @@ public static class CoLALoss
         var cls = Action(o.VideoScores, labels);
         var contrast = InVideo(o.EasyAction, o.HardAction, o.EasyBackground, o.HardBackground, temperature);
         var pairs = crossVideoWeight == 0 ? new List<(int, int)>() : SelectPairs(labels);
+        // Rooted Scalars: TorchSharp 0.107 passes temporary Scalars to LibTorch unrooted (a GC can free them mid-call).
+        using var pairWeight = (pairs.Count == 0 ? 0.0 : crossVideoWeight / pairs.Count).ToScalar();
+        using var cw = contrastWeight.ToScalar();
         foreach (var (a, b) in pairs)
-            contrast = contrast + crossVideoWeight / pairs.Count * CrossVideo(o, a, b, temperature);
-        var total = cls + contrastWeight * contrast;
+            contrast = contrast + CrossVideo(o, a, b, temperature).mul(pairWeight);
+        var total = cls + contrast.mul(cw);
         return (total.MoveToOuterDisposeScope(), cls.MoveToOuterDisposeScope(), contrast.MoveToOuterDisposeScope(), pairs.Count);
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using LayersMlp = MLNetExtensions.Transforms.Layers.Mlp;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.GeminiFusion;
 

@@ -2,6 +2,7 @@ using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Transforms.GeminiFusion;
 

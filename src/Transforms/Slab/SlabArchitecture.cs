@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.Slab;

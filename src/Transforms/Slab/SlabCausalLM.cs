@@ -1,4 +1,3 @@
-using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,10 +1,8 @@
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Interop;
-using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -75,19 +73,10 @@ public sealed class SsaSegmentationTransformer : TorchTransformerBase
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static SsaSegmentationTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(SsaSegmentationTransformer));
-        var json = load.Reader.ReadString();
-        if (load.VersionWritten >= 0x00020001)
-        {
-            var l = LoadV2(env, load, typeof(SsaSegmentationTransformer), json);
-            return new SsaSegmentationTransformer(env, l.Description, l.Network, l.Device);
-        }
-        var v1 = JsonSerializer.Deserialize<SegmentationModelDescription>(json)
-            ?? throw new InvalidDataException("The SsaSegmentationTransformer model's description is empty.");
-        var weights = load.ReadStream(WeightsStream, r => SafeTensors.Read(r.BaseStream));
         // Version-1 zips predate SSA's official constant buffer ssa_loss.criterion.empty_weight: it keeps its value.
-        var net = Rebuild(env, v1.Architecture, v1.ConfigJson, v1.NumClasses, weights, "model zip", k => k.EndsWith(".ssa_loss.criterion.empty_weight", StringComparison.Ordinal));
-        return new SsaSegmentationTransformer(env, v1.ToModelDescription(), net, DeviceOf(env));
+        var l = LoadAnyVersion<SegmentationModelDescription>(env, ctx, Version, typeof(SsaSegmentationTransformer), v1 => v1.ToModelDescription(),
+            k => k.EndsWith(".ssa_loss.criterion.empty_weight", StringComparison.Ordinal));
+        return new SsaSegmentationTransformer(env, l.Description, l.Network, l.Device);
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>

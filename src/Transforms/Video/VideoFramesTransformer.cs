@@ -224,11 +224,9 @@ public sealed class VideoFramesTransformer : ITransformer
             return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, clip, null)).ToArray();
         }
 
-        private sealed class Cursor : DataViewRowCursor
+        private sealed class Cursor : AppendedColumnsCursor
         {
             private readonly View _v;
-            private readonly DataViewRowCursor _in;
-            private readonly HashSet<int> _active;
             private readonly ValueGetter<VBuffer<float>>? _clip;
             private readonly DataViewRowCursor? _lead;
             private readonly ValueGetter<ReadOnlyMemory<char>>? _leadPath;
@@ -237,28 +235,19 @@ public sealed class VideoFramesTransformer : ITransformer
             private bool _leadDone;
 
             public Cursor(View v, DataViewRowCursor input, HashSet<int> active, bool clip, DataViewRowCursor? lead)
+                : base(v.Schema, v._input.Schema, input, active)
             {
-                _v = v; _in = input; _active = active; _lead = lead;
+                _v = v; _lead = lead;
                 if (lead != null) _leadPath = lead.GetGetter<ReadOnlyMemory<char>>(lead.Schema[v._pathIndex]);
                 _clip = clip ? v._parent.MakeClipGetter(input, lead == null ? null : Ahead) : null;
             }
 
-            public override DataViewSchema Schema => _v.Schema;
-            public override long Position => _in.Position;
-            public override long Batch => _in.Batch;
-            public override ValueGetter<DataViewRowId> GetIdGetter() => _in.GetIdGetter();
-            public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
-
-            public override bool MoveNext()
+            protected override void OnMoved()
             {
-                if (!_in.MoveNext()) return false;
-                if (_lead != null)
-                {
-                    Refill();
-                    _current = _ahead.Count > 0 ? _ahead.Dequeue() : null;
-                    Refill();
-                }
-                return true;
+                if (_lead == null) return;
+                Refill();
+                _current = _ahead.Count > 0 ? _ahead.Dequeue() : null;
+                Refill();
             }
 
             // Keeps ParallelDecodes decodes running ahead of the reader.
@@ -280,19 +269,12 @@ public sealed class VideoFramesTransformer : ITransformer
 
             private Task<float[]>? Ahead(string path) => _current is { } c && c.Path == path ? c.Clip : null;
 
-            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-            {
-                int n = _v._input.Schema.Count;
-                if (column.Index < n) return _in.GetGetter<TValue>(_v._input.Schema[column.Index]);
-                if (_clip is null) throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
-                if (typeof(TValue) != typeof(VBuffer<float>))
-                    throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
-                return (ValueGetter<TValue>)(Delegate)_clip;
-            }
+            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
+                ClipGetter<TValue>(_clip, column, "was not requested when the cursor was created");
 
             protected override void Dispose(bool disposing)
             {
-                if (disposing) { _in.Dispose(); _lead?.Dispose(); }
+                if (disposing) _lead?.Dispose();
                 base.Dispose(disposing);
             }
         }
@@ -317,34 +299,26 @@ public sealed class VideoFramesTransformer : ITransformer
         public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
             new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
 
-        private sealed class Row : DataViewRow
+        private sealed class Row : AppendedColumnsRow
         {
-            private readonly Mapper _m;
-            private readonly DataViewRow _input;
-            private readonly HashSet<int> _active;
             private readonly ValueGetter<VBuffer<float>>? _clip;
 
-            public Row(Mapper m, DataViewRow input, HashSet<int> active)
+            public Row(Mapper m, DataViewRow input, HashSet<int> active) : base(m.OutputSchema, m.InputSchema, input, active)
             {
-                _m = m; _input = input; _active = active;
-                _clip = active.Any(i => i >= m.InputSchema.Count) ? m._parent.MakeClipGetter(input) : null;
+                _clip = AnyOutputActive ? m._parent.MakeClipGetter(input) : null;
             }
 
-            public override DataViewSchema Schema => _m.OutputSchema;
-            public override long Position => _input.Position;
-            public override long Batch => _input.Batch;
-            public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
-            public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
-
-            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-            {
-                int n = _m.InputSchema.Count;
-                if (column.Index < n) return _input.GetGetter<TValue>(_m.InputSchema[column.Index]);
-                if (_clip is null) throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
-                if (typeof(TValue) != typeof(VBuffer<float>))
-                    throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
-                return (ValueGetter<TValue>)(Delegate)_clip;
-            }
+            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
+                ClipGetter<TValue>(_clip, column, "is not active in this row");
         }
+    }
+
+    /// <summary>The clip column's getter, typed; errors name the column.</summary>
+    private static ValueGetter<TValue> ClipGetter<TValue>(ValueGetter<VBuffer<float>>? clip, DataViewSchema.Column column, string whyMissing)
+    {
+        if (clip is null) throw new InvalidOperationException($"Column '{column.Name}' {whyMissing}.");
+        if (typeof(TValue) != typeof(VBuffer<float>))
+            throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
+        return (ValueGetter<TValue>)(Delegate)clip;
     }
 }

@@ -1,4 +1,3 @@
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using Xunit;

@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Estimators.Slab;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using TorchSharp.Modules;

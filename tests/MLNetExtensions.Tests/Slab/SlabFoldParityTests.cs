@@ -1,5 +1,4 @@
 using MLNetExtensions.Tests.Infrastructure;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using TorchSharp.Modules;

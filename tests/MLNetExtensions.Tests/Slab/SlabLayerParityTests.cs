@@ -1,10 +1,10 @@
 using MLNetExtensions.Tests.Infrastructure;
-using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNetExtensions.Transforms.Slab;
 
 namespace MLNetExtensions.Tests.Slab;
 

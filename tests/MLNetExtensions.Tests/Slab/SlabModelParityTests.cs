@@ -1,6 +1,5 @@
 using System.Text.Json;
 using MLNetExtensions.Tests.Infrastructure;
-using MLNetExtensions.Transforms.Layers;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using TorchSharp.PyBridge;

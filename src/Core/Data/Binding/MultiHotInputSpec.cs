@@ -54,8 +54,8 @@ public sealed record MultiHotInputSpec(string Column, string Slot) : InputSpec(C
     public override IRowReader CreateReader(DataViewRow row) => IsKeys
         ? new KeysReader(this, row.GetGetter<VBuffer<uint>>(row.Schema[Column]))
         : (row.Schema[Column].Type as VectorDataViewType)?.ItemType == BooleanDataViewType.Instance
-            ? new BoolReader(this, row.GetGetter<VBuffer<bool>>(row.Schema[Column]))
-            : new FloatReader(this, row.GetGetter<VBuffer<float>>(row.Schema[Column]));
+            ? new FlagsReader<bool>(this, row.GetGetter<VBuffer<bool>>(row.Schema[Column]), b => b)
+            : new FlagsReader<float>(this, row.GetGetter<VBuffer<float>>(row.Schema[Column]), v => FloatPresent(this, v));
 
     private sealed class KeysReader : IRowReader
     {
@@ -72,29 +72,11 @@ public sealed record MultiHotInputSpec(string Column, string Slot) : InputSpec(C
         }
     }
 
-    private sealed class FloatReader : IRowReader
+    /// <summary>A 0/1 vector (floats or booleans): non-zero = the class is present.</summary>
+    private sealed class FlagsReader<T> : IRowReader
     {
-        private readonly MultiHotInputSpec _s; private readonly ValueGetter<VBuffer<float>> _get; private VBuffer<float> _buf;
-        public FloatReader(MultiHotInputSpec s, ValueGetter<VBuffer<float>> get) { _s = s; _get = get; }
-        public bool Read(HostBatch batch, int row)
-        {
-            _get(ref _buf);
-            var dst = batch[_s.Slot].FloatRow(row);
-            _buf.CopyTo(dst);
-            bool any = false;
-            for (int i = 0; i < dst.Length; i++)
-            {
-                if (!float.IsFinite(dst[i])) throw new InvalidOperationException($"Column '{_s.Column}' contains NaN or infinity; a multi-hot label holds 0/1 values.");
-                if (dst[i] != 0) { dst[i] = 1f; any = true; }
-            }
-            return any || _s.AllowEmpty;
-        }
-    }
-
-    private sealed class BoolReader : IRowReader
-    {
-        private readonly MultiHotInputSpec _s; private readonly ValueGetter<VBuffer<bool>> _get; private VBuffer<bool> _buf;
-        public BoolReader(MultiHotInputSpec s, ValueGetter<VBuffer<bool>> get) { _s = s; _get = get; }
+        private readonly MultiHotInputSpec _s; private readonly ValueGetter<VBuffer<T>> _get; private readonly Func<T, bool> _present; private VBuffer<T> _buf;
+        public FlagsReader(MultiHotInputSpec s, ValueGetter<VBuffer<T>> get, Func<T, bool> present) { _s = s; _get = get; _present = present; }
         public bool Read(HostBatch batch, int row)
         {
             _get(ref _buf);
@@ -102,8 +84,12 @@ public sealed record MultiHotInputSpec(string Column, string Slot) : InputSpec(C
             dst.Clear();
             bool any = false;
             var vals = _buf.GetValues(); var idx = _buf.GetIndices();
-            for (int i = 0; i < vals.Length; i++) if (vals[i]) { dst[_buf.IsDense ? i : idx[i]] = 1f; any = true; }
+            for (int i = 0; i < vals.Length; i++)
+                if (_present(vals[i])) { dst[_buf.IsDense ? i : idx[i]] = 1f; any = true; }
             return any || _s.AllowEmpty;
         }
     }
+
+    private static bool FloatPresent(MultiHotInputSpec s, float v) => float.IsFinite(v)
+        ? v != 0 : throw new InvalidOperationException($"Column '{s.Column}' contains NaN or infinity; a multi-hot label holds 0/1 values.");
 }

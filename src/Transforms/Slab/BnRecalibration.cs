@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// End-of-training BatchNorm recalibration (SLAB §2.4, official <c>main.update_model</c>): with all weights frozen, only

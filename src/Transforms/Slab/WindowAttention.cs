@@ -2,7 +2,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+using MLNetExtensions.Transforms.Layers;
+
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// Swin window softmax attention with relative position bias (Swin <c>WindowAttention</c>, as used by the softmax

@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// Plain BatchNorm over tokens placed in the LayerNorm slot (the "naive BN" baseline of the paper):

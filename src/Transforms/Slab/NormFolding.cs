@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// Folds a per-channel affine norm <c>z = a⊙x + b</c> (a BatchNorm-family norm in eval form) into the adjacent

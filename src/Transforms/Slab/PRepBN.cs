@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>Which per-token norm PRepBN starts from (its <c>norm1</c>).</summary>
 public enum PRepBNStart

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>Normalisation used in the token-norm slots of a transformer (the paper's comparison axis).</summary>
 public enum TokenNormKind

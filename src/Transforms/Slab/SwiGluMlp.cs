@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>LLaMA MLP: <c>down_proj(silu(gate_proj(x)) · up_proj(x))</c>, no biases. Keys <c>gate_proj</c>, <c>down_proj</c>, <c>up_proj</c>.</summary>
 public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>

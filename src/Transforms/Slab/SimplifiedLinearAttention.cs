@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// Simplified Linear Attention (SLA; official <c>slab_swin.SimplifiedLinearAttention</c> / <c>slab_deit.Attention</c>)

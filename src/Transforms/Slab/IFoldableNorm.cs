@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// A token normalisation whose inference form is a fixed per-channel affine map <c>y = a⊙x + b</c>

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// LLaMA causal softmax self-attention with rotary position embedding (HF 4.28 <c>LlamaAttention</c>, the attention

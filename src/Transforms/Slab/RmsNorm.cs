@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNetExtensions.Transforms.Layers;
+namespace MLNetExtensions.Transforms.Slab;
 
 /// <summary>
 /// RMSNorm as LLaMA's <c>LlamaRMSNorm</c>: <c>weight · x / √(mean(x²) + eps)</c> over the last dimension,
