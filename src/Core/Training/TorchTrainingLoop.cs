@@ -127,7 +127,7 @@ public sealed class TorchTrainingLoop
                             termBatches++;
                         }
                     }
-                    if (double.IsNaN(lastLoss)) throw new InvalidOperationException($"Training diverged (loss is NaN) at epoch {epoch}, step {step + 1}; lower LearningRate.");
+                    if (!double.IsFinite(lastLoss)) throw new InvalidOperationException(DivergenceDiagnosis.Explain(lastLoss, batch, model, epoch, step));
                     lossSum += lastLoss * batch.Count; lossCount += batch.Count; batchIndex++;
                     if (++micro < accumulate) continue;
                     micro = 0;
