@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,6 +39,19 @@ public static class ScalarOps
     public static Tensor Over(this Tensor a, double v) { using var s = v.ToScalar(); return a.div(s); }
     /// <summary>In place a += v.</summary>
     public static Tensor PlusInPlace(this Tensor a, double v) { using var s = v.ToScalar(); return a.add_(s, One); }
+
+    // Integer forms: an int64 tensor stays int64 (a double Scalar would promote it, and fail in place), and an integer
+    // literal keeps the integer Scalar that TorchSharp's own operators would have made.
+    /// <summary>a + v (integer v).</summary>
+    public static Tensor Plus(this Tensor a, long v) { using var s = v.ToScalar(); return a.add(s, One); }
+    /// <summary>a · v (integer v).</summary>
+    public static Tensor Times(this Tensor a, long v) { using var s = v.ToScalar(); return a.mul(s); }
+    /// <summary>In place a += v (integer v; a counter's decrement is <c>PlusInPlace(-1L)</c>).</summary>
+    public static Tensor PlusInPlace(this Tensor a, long v) { using var s = v.ToScalar(); return a.add_(s, One); }
+    /// <summary>In place fill with integer v.</summary>
+    public static Tensor FillInPlace(this Tensor a, long v) { using var s = v.ToScalar(); return a.fill_(s); }
+    /// <summary>In place a mod v (integer v).</summary>
+    public static Tensor RemainderInPlace(this Tensor a, long v) { using var s = v.ToScalar(); return a.remainder_(s); }
     /// <summary>In place a ·= v.</summary>
     public static Tensor TimesInPlace(this Tensor a, double v) { using var s = v.ToScalar(); return a.mul_(s); }
     /// <summary>In place a /= v.</summary>

@@ -119,7 +119,7 @@ public sealed class TorchTrainingLoop
                     using (var scope = torch.NewDisposeScope())
                     {
                         var loss = task.Loss(batch);
-                        (accumulate > 1 ? loss.Total / accumulate : loss.Total).backward();
+                        (accumulate > 1 ? loss.Total.Over(accumulate) : loss.Total).backward();
                         lastLoss = loss.Total.item<float>();
                         if (loss.Terms != null)
                         {
