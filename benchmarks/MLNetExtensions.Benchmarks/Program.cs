@@ -9,6 +9,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["slab"] = a => { SlabBenchmark.Run(a); return 0; },
     ["ssa"] = a => { SsaBenchmark.Run(a); return 0; },
     ["squeezetime"] = SqueezeTimeBench.Run,
+    ["serving"] = ServingLoadBench.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

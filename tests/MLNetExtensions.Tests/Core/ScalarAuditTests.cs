@@ -56,10 +56,10 @@ public sealed class ScalarAuditTests
         var g = new torch.Generator(3);
         var x = torch.randn(new long[] { 64 }, generator: g).Times(3);
         var y = torch.randn(new long[] { 64 }, generator: g);
-        Assert.True(x.Plus(y).equal(x + y).item<bool>());
+        Assert.True(x.Plus(y).equal(x + y).all().item<bool>());
         
-        Assert.True(x.Times(0.5).equal(x * 0.5).item<bool>());
-        Assert.True(x.Over(4).equal(x / 4).item<bool>());
+        Assert.True(x.Times(0.5).equal(x * 0.5).all().item<bool>());
+        Assert.True(x.Over(4).equal(x / 4).all().item<bool>());
         Assert.True(x.SubtractedFrom(1).allclose(1 - x));
         Assert.True(x.Softplus().allclose(nn.functional.softplus(x), 1e-6, 1e-6));
         Assert.True(x.Softplus(2, 5).allclose(nn.functional.softplus(x, 2, 5), 1e-6, 1e-6));
