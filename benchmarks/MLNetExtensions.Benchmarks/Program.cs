@@ -10,6 +10,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["ssa"] = a => { SsaBenchmark.Run(a); return 0; },
     ["squeezetime"] = SqueezeTimeBench.Run,
     ["geminifusion"] = GeminiFusionBench.Run,
+    ["serving"] = ServingLoadBench.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

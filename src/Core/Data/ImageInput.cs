@@ -69,6 +69,9 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
     public IRowFiller CreateFiller(DataViewRow row) =>
         IsVector ? new VectorFiller(this, row) : new ImageFiller(this, row);
 
+    /// <summary>Largest pixel magnitude a vector image may hold (far above 255, far below float32 overflow).</summary>
+    public const float MaxPixelMagnitude = 1e6f;
+
     private sealed class VectorFiller : IRowFiller
     {
         private readonly ImageInput _spec;
@@ -82,8 +85,15 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
             var src = _buf.DenseValues().ToArray();
             int plane = _spec.Height * _spec.Width;
             foreach (var v in src)
+            {
                 if (float.IsNaN(v) || float.IsInfinity(v))
                     throw new InvalidDataException($"Column '{_spec.ColumnName}' contains NaN or infinity; images must be finite.");
+                // Pixel vectors are [0, 1] or [0, 255]; values like 3e38 are finite but overflow the first layer, and
+                // training would then "diverge" and blame the learning rate.
+                if (Math.Abs(v) > MaxPixelMagnitude)
+                    throw new InvalidDataException($"Column '{_spec.ColumnName}' holds the pixel value {v:G3}, far outside the expected [0, 1] or [0, 255] range " +
+                        $"(|x| ≤ {MaxPixelMagnitude:G0} accepted); rescale the column.");
+            }
             if (_spec.SourceChannels == _spec.Channels) src.CopyTo(dst);
             else if (_spec.SourceChannels == 1)
                 for (int c = 0; c < _spec.Channels; c++) src.AsSpan(0, plane).CopyTo(dst.Slice(c * plane, plane));

@@ -28,6 +28,8 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     public const string WeightsStream = "Weights.safetensors";
 
     private readonly SemaphoreSlim _gate;
+    private readonly object _life = new();
+    private int _inFlight;
     private bool _disposed;
     private OutputColumn[]? _outputColumns;
 
@@ -200,26 +202,68 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     /// <summary>Runs the network on a filled batch (valid rows only) and returns the per-output, per-row values.</summary>
     internal object[][] Score(HostBatch batch, IReadOnlyList<InputSpec> inputs)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _gate.Wait();
+        // Forwards in flight are counted so Dispose waits for them (they finish); a call that starts after Dispose fails
+        // with ObjectDisposedException naming the model. The gate is never disposed, so no waiter can hang on it.
+        lock (_life)
+        {
+            if (_disposed) throw Disposed();
+            _inFlight++;
+        }
         try
         {
-            using var scope = torch.NewDisposeScope();
-            using var mode = torch.inference_mode();
-            var outputs = TorchNetwork.Forward(ModelInputs.From(batch, inputs, Device));
-            return Postprocess(outputs, batch.Count);
+            _gate.Wait();
+            try
+            {
+                using var scope = torch.NewDisposeScope();
+                using var mode = torch.inference_mode();
+                var outputs = TorchNetwork.Forward(ModelInputs.From(batch, inputs, Device));
+                return Postprocess(outputs, batch.Count);
+            }
+            finally { _gate.Release(); }
         }
-        finally { _gate.Release(); }
+        finally
+        {
+            lock (_life) { if (--_inFlight == 0) Monitor.PulseAll(_life); }
+        }
     }
 
-    /// <inheritdoc/>
+    private ObjectDisposedException Disposed() => new(GetType().Name,
+        $"The {GetType().Name} model '{Description.Architecture}' was disposed; load or keep another instance to serve.");
+
+    /// <summary>Whether <see cref="Dispose"/> has released the native model.</summary>
+    public bool IsDisposed { get { lock (_life) return _disposed; } }
+
+    /// <summary>
+    /// Releases the native module once the forwards in flight have finished; later calls throw
+    /// <see cref="ObjectDisposedException"/> naming the model. A call made by an ML.NET <c>PredictionEngine</c> is ignored:
+    /// engines are created with <c>OwnsTransformer = true</c> by default and dispose the transformer (through the
+    /// <c>TransformerChain</c>) when the engine is disposed, but one loaded model serves many engines and threads, so
+    /// an engine never owns it. The owner (whoever fitted or loaded it) disposes it.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        if (CalledByPredictionEngine()) return;
+        lock (_life)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            while (_inFlight > 0) Monitor.Wait(_life);
+        }
         Model.Dispose();
-        _gate.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    // ML.NET's PredictionEngineBase.Dispose calls (Transformer as IDisposable)?.Dispose() when it "owns" the transformer;
+    // nothing else tells that call from the owner's, so the caller chain is inspected (only when disposing).
+    private static bool CalledByPredictionEngine()
+    {
+        foreach (var f in new System.Diagnostics.StackTrace(2, false).GetFrames())
+        {
+            var t = f.GetMethod()?.DeclaringType;
+            for (; t != null; t = t.DeclaringType)
+                if (t.Namespace == "Microsoft.ML" && t.Name.StartsWith("PredictionEngine", StringComparison.Ordinal)) return true;
+        }
+        return false;
     }
 
     // ---- persistence -----------------------------------------------------------------------------------------------
@@ -280,7 +324,10 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     private protected static byte[] ReadVerified(MLNetInternals.LoadContext load, ModelDescription d, string stream, Type type)
     {
         var bytes = load.ReadStream(stream, r => { using var ms = new MemoryStream(); r.BaseStream.CopyTo(ms); return ms.ToArray(); });
-        if (d.StreamSha256.TryGetValue(stream, out var expected) && !string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
+        // Version 2 hashes every stream it writes: a missing hash is a damaged (or hand-edited) description.
+        if (!d.StreamSha256.TryGetValue(stream, out var expected))
+            throw new InvalidDataException($"The {type.Name} model zip is corrupt: its description lists no SHA-256 for stream '{stream}'.");
+        if (!string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"The {type.Name} model zip is corrupt: stream '{stream}' does not match its SHA-256 (expected {expected}).");
         return bytes;
     }

@@ -76,14 +76,64 @@ internal static class MLNetInternals
         internal LoadContext(object ctx, uint versionWritten, BinaryReader reader) { _ctx = ctx; VersionWritten = versionWritten; Reader = reader; }
         public uint VersionWritten { get; }
         public BinaryReader Reader { get; }
-        /// <summary>Reads a named binary stream; throws naming it when absent.</summary>
+        /// <summary>
+        /// Reads a named binary stream; throws naming it when absent, when it cannot be decompressed or when its bytes do
+        /// not match the zip entry's CRC-32 (every persistence version; v2 streams are also SHA-256 checked by the caller).
+        /// </summary>
         public T ReadStream<T>(string name, Func<BinaryReader, T> read)
         {
-            T? result = default;
-            bool found = (bool)LoadBinary.Value.Invoke(_ctx, new object[] { name, new Action<BinaryReader>(r => result = read(r)) })!;
+            byte[]? bytes = null;
+            bool found;
+            try
+            {
+                found = (bool)LoadBinary.Value.Invoke(_ctx, new object[] { name, new Action<BinaryReader>(r =>
+                {
+                    using var ms = new MemoryStream();
+                    r.BaseStream.CopyTo(ms);
+                    bytes = ms.ToArray();
+                }) })!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException is InvalidDataException or IOException)
+            {
+                throw new InvalidDataException($"The model zip is corrupt: stream '{name}' cannot be read ({e.InnerException!.Message}).", e.InnerException);
+            }
             if (!found) throw new InvalidDataException($"The model file lacks the stream '{name}'; it is corrupt or was written by another version.");
-            return result!;
+            var entry = ZipEntry(_ctx, name);
+            if (entry != null && entry.Length == bytes!.Length && entry.Crc32 != Crc32(bytes))
+                throw new InvalidDataException($"The model zip is corrupt: stream '{entry.FullName}' does not match its zip CRC-32.");
+            using var reader = new BinaryReader(new MemoryStream(bytes!, writable: false));
+            return read(reader);
         }
+    }
+
+    private static readonly Lazy<FieldInfo> LoadRepository = new(() => F(LoadCtxType.Value, "Repository"));
+    private static readonly Lazy<FieldInfo> LoadDirectory = new(() => F(LoadCtxType.Value, "Directory"));
+
+    /// <summary>The zip entry behind <paramref name="name"/> in the component's folder (null when ML.NET read no zip).</summary>
+    private static System.IO.Compression.ZipArchiveEntry? ZipEntry(object ctx, string name)
+    {
+        var repo = LoadRepository.Value.GetValue(ctx);
+        if (repo == null) return null;
+        var archive = repo.GetType().GetFields(Any).Select(f => f.GetValue(repo)).OfType<System.IO.Compression.ZipArchive>().FirstOrDefault()
+            ?? throw Broken("RepositoryReader's ZipArchive");
+        var dir = (string?)LoadDirectory.Value.GetValue(ctx);
+        var path = (string.IsNullOrEmpty(dir) ? name : dir + "/" + name).Replace('\\', '/');
+        return archive.Entries.FirstOrDefault(e => e.FullName.Replace('\\', '/') == path);
+    }
+
+    private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
+    {
+        uint c = (uint)n;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        return c;
+    }).ToArray();
+
+    /// <summary>The zip format's CRC-32.</summary>
+    internal static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        uint c = 0xFFFFFFFFu;
+        foreach (var b in data) c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
+        return c ^ 0xFFFFFFFFu;
     }
 
     /// <summary>Checks the version header of the component being loaded and opens it for reading.</summary>

@@ -97,12 +97,43 @@ public static class PretrainedWeights
         }
     }
 
+    /// <summary>
+    /// Names what the file is when it cannot be a torch.save state dict, before the unpickler's messages (which call
+    /// every non-zip file "the old PyTorch format") or a model zip's "Sequence contains no matching element" confuse.
+    /// </summary>
+    internal static void CheckLooksLikeStateDict(string path)
+    {
+        const string expected = "expected a PyTorch state_dict saved with torch.save (.pt/.pth/.bin) or a .safetensors file";
+        var head = new byte[64];
+        int n;
+        using (var f = File.OpenRead(path)) n = f.Read(head, 0, head.Length);
+        if (n == 0) throw new ArgumentException($"PretrainedWeightsPath '{path}' is an empty file; {expected}.", "PretrainedWeightsPath");
+        if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(path);
+            var names = zip.Entries.Select(e => e.FullName.Replace('\\', '/')).ToList();
+            if (names.Any(e => e.EndsWith("data.pkl", StringComparison.Ordinal))) return; // torch.save's zip format
+            if (names.Any(e => e.StartsWith("TransformerChain/", StringComparison.Ordinal) || e == "TrainingInfo/Version.txt" ||
+                               e.StartsWith("Model/", StringComparison.Ordinal)))
+                throw new ArgumentException($"PretrainedWeightsPath '{path}' is an ML.NET model zip (mlContext.Model.Save), not a state dict: " +
+                    "load it with mlContext.Model.Load to serve or inspect it, or give the official PyTorch state_dict; " + expected + ".", "PretrainedWeightsPath");
+            throw new ArgumentException($"PretrainedWeightsPath '{path}' is a zip without torch.save's data.pkl (entries e.g. " +
+                $"{string.Join(", ", names.Take(3))}); {expected}.", "PretrainedWeightsPath");
+        }
+        if (head[0] == 0x80) return; // a pickle: torch.save's legacy format
+        int printable = head.Take(n).Count(b => b is 9 or 10 or 13 || (b >= 32 && b < 127));
+        if (printable == n)
+            throw new ArgumentException($"PretrainedWeightsPath '{path}' is a text file (starts with " +
+                $"\"{System.Text.Encoding.ASCII.GetString(head, 0, Math.Min(n, 24)).ReplaceLineEndings(" ")}\"); {expected}.", "PretrainedWeightsPath");
+    }
+
     /// <summary>Reads every tensor of a state-dict file (all dtypes, e.g. BatchNorm's int64 <c>num_batches_tracked</c>).</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Pretrained weights '{path}' do not exist.", path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             return new Dictionary<string, Tensor>(Safetensors.LoadStateDict(path), StringComparer.Ordinal);
+        CheckLooksLikeStateDict(path);
         Hashtable table;
         try { table = PyTorchUnpickler.UnpickleStateDict(path); }
         catch (Exception e) when (e is not FileNotFoundException)

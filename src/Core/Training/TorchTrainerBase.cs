@@ -61,6 +61,31 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
     /// <summary>What the last <see cref="Fit"/> loaded from <see cref="TorchTrainerOptions.PretrainedWeightsPath"/> (null without one).</summary>
     public PretrainedLoadReport? LastPretrainedLoad { get; private set; }
 
+    /// <summary>
+    /// A classifier trained on one class learns nothing and would still "succeed": one pass over the label column alone
+    /// (ML.NET computes no other column for it) stops as soon as a second class appears.
+    /// </summary>
+    private static void CheckSeveralClasses(IDataView data, KeyLabelInputSpec label)
+    {
+        var col = data.Schema[label.Column];
+        using var cursor = data.GetRowCursor(new[] { col });
+        var get = cursor.GetGetter<uint>(col);
+        uint first = 0, v = 0;
+        long rows = 0;
+        while (cursor.MoveNext())
+        {
+            get(ref v);
+            if (v == 0) continue; // missing: skipped by the binder
+            rows++;
+            if (first == 0) first = v;
+            else if (v != first) return;
+        }
+        if (rows > 0)
+            throw new ArgumentOutOfRangeException(label.Column,
+                $"Label column '{label.Column}' of the training data holds a single class (key {first} of {label.Classes}) in all {rows} labelled rows; " +
+                "a classifier needs examples of at least two classes.");
+    }
+
     /// <summary>The task name stored in the description (<see cref="ModelTasks"/>).</summary>
     protected abstract string Task { get; }
     /// <summary>The columns the model reads (features) and trains on (labels), unresolved (geometry from the options).</summary>
@@ -123,6 +148,7 @@ public abstract class TorchTrainerBase<TOptions, TTransformer> : IEstimator<TTra
             validation = v;
         }
         if (input.GetRowCount() == 0) throw new ArgumentOutOfRangeException(nameof(input), "The training data is empty.");
+        foreach (var label in inputs.OfType<KeyLabelInputSpec>().Where(l => l.Role == InputRole.Label)) CheckSeveralClasses(input, label);
         int classes = ClassCount(inputs);
         var classNames = ClassNamesColumn != null && input.Schema.GetColumnOrNull(ClassNamesColumn) is { } lc && classes > 0
             ? ClassNames.Of(lc, classes) : Enumerable.Range(1, classes).Select(i => i.ToString()).ToArray();

@@ -126,6 +126,7 @@ public abstract class TorchTrainerOptions : Tuning.ISweepableOptions
     /// <summary>Validates the shared options; throws naming the offending option.</summary>
     public virtual void Validate()
     {
+        FiniteOptions.Require(this); // NaN/∞ in any floating-point option of this or a derived options class
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (MaxEpochs < 1) throw new ArgumentOutOfRangeException(nameof(MaxEpochs), MaxEpochs, "MaxEpochs must be at least 1.");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
@@ -142,6 +143,10 @@ public abstract class TorchTrainerOptions : Tuning.ISweepableOptions
         if (EarlyStoppingPatience != null && ValidationSet == null) throw new ArgumentException("EarlyStoppingPatience needs a ValidationSet.", nameof(EarlyStoppingPatience));
         if (BatchNormRecalibrationBatches < 0) throw new ArgumentOutOfRangeException(nameof(BatchNormRecalibrationBatches), BatchNormRecalibrationBatches, "BatchNormRecalibrationBatches must be ≥ 0.");
         if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (CheckpointDirectory != null && File.Exists(CheckpointDirectory))
+            throw new ArgumentException($"CheckpointDirectory '{CheckpointDirectory}' is a file; expected a folder (created when missing) for the training checkpoints.", nameof(CheckpointDirectory));
+        if (PretrainedWeightsPath != null && Directory.Exists(PretrainedWeightsPath))
+            throw new ArgumentException($"PretrainedWeightsPath '{PretrainedWeightsPath}' is a folder; expected a state-dict file (.pt/.pth/.safetensors).", nameof(PretrainedWeightsPath));
         if (PretrainedWeightsPath != null && !File.Exists(PretrainedWeightsPath))
             throw new FileNotFoundException($"PretrainedWeightsPath '{PretrainedWeightsPath}' does not exist.", PretrainedWeightsPath);
         if (CheckpointFormat != null)

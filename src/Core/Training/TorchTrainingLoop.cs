@@ -3,6 +3,7 @@ using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Interop;
 using TorchSharp;
+using MLNetExtensions.Core.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -63,7 +64,7 @@ public sealed class TorchTrainingLoop
             double lr0 = _o.LearningRate * g.LearningRateMultiplier;
             var (groups, mults) = ParameterGroupBuilder.Build(model, lr0, g.WeightDecay ?? _o.WeightDecay, rules, g.ParameterPrefix.Length == 0 ? null : g.ParameterPrefix);
             if (groups.Count == 0) throw new InvalidOperationException($"Optimiser '{g.Name}' has no trainable parameter under prefix '{g.ParameterPrefix}'.");
-            optimisers.Add(new Optimiser(g, optim.AdamW(groups, lr0), mults.Select(m => m * g.LearningRateMultiplier).ToArray()));
+            optimisers.Add(new Optimiser(g, new RootedAdamW(groups, lr0), mults.Select(m => m * g.LearningRateMultiplier).ToArray()));
         }
         var helpers = optimisers.Select(x => (OptimizerHelper)x.Adam).ToList();
         int accumulate = _o.GradientAccumulationSteps;
@@ -118,7 +119,7 @@ public sealed class TorchTrainingLoop
                     using (var scope = torch.NewDisposeScope())
                     {
                         var loss = task.Loss(batch);
-                        (accumulate > 1 ? loss.Total / accumulate : loss.Total).backward();
+                        (accumulate > 1 ? loss.Total.Over(accumulate) : loss.Total).backward();
                         lastLoss = loss.Total.item<float>();
                         if (loss.Terms != null)
                         {
@@ -126,7 +127,7 @@ public sealed class TorchTrainingLoop
                             termBatches++;
                         }
                     }
-                    if (double.IsNaN(lastLoss)) throw new InvalidOperationException($"Training diverged (loss is NaN) at epoch {epoch}, step {step + 1}; lower LearningRate.");
+                    if (!double.IsFinite(lastLoss)) throw new InvalidOperationException(DivergenceDiagnosis.Explain(lastLoss, batch, model, epoch, step));
                     lossSum += lastLoss * batch.Count; lossCount += batch.Count; batchIndex++;
                     if (++micro < accumulate) continue;
                     micro = 0;

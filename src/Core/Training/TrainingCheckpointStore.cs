@@ -30,7 +30,53 @@ public interface ITrainingCheckpointStore
 public sealed class TrainingCheckpointStore : ITrainingCheckpointStore
 {
     private readonly string _dir;
-    public TrainingCheckpointStore(string directory) { _dir = directory; Directory.CreateDirectory(directory); }
+    public TrainingCheckpointStore(string directory)
+    {
+        _dir = directory;
+        Directory.CreateDirectory(directory);
+        RemovedDebris = RemoveDebris();
+    }
+
+    /// <summary>Leftovers of killed saves removed when the store opened (folder names).</summary>
+    public IReadOnlyList<string> RemovedDebris { get; }
+
+    /// <summary>
+    /// A save killed mid-way leaves <c>latest.tmp-&lt;pid&gt;/</c> (half written) and possibly a half-deleted
+    /// <c>latest.old/</c>. At start: temp folders of processes no longer running go (a live process may be writing
+    /// its own); <c>latest.old</c> goes when a complete <c>latest</c> exists, and is promoted to <c>latest</c> when
+    /// it is the only complete checkpoint; half-written best-weight temp files go too.
+    /// </summary>
+    private List<string> RemoveDebris()
+    {
+        var removed = new List<string>();
+        foreach (var tmp in Directory.GetDirectories(_dir, "latest.tmp-*"))
+        {
+            if (int.TryParse(Path.GetFileName(tmp)["latest.tmp-".Length..], out int pid) && pid != Environment.ProcessId && IsRunning(pid)) continue;
+            Directory.Delete(tmp, true);
+            removed.Add(Path.GetFileName(tmp));
+        }
+        var old = Latest + ".old";
+        if (Directory.Exists(old))
+        {
+            if (IsComplete(Latest)) { Directory.Delete(old, true); removed.Add("latest.old"); }
+            else if (!Directory.Exists(Latest) && IsComplete(old)) Directory.Move(old, Latest);
+        }
+        foreach (var f in Directory.GetFiles(_dir, ".best.safetensors.*.tmp")) { File.Delete(f); removed.Add(Path.GetFileName(f)); }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
+    private static bool IsComplete(string dir)
+    {
+        if (!Directory.Exists(dir)) return false;
+        try { VerifyManifest(dir); return true; } catch (InvalidDataException) { return false; } catch (IOException) { return false; }
+    }
 
     private string Latest => Path.Combine(_dir, "latest");
     private string BestFile => Path.Combine(_dir, "best.safetensors");

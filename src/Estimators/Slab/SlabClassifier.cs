@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Core.Training;
 using MLNetExtensions.Core.Models;
@@ -162,7 +163,7 @@ public sealed class SlabClassifier : TorchImageClassificationTrainer<SlabClassif
         {
             if (p.TotalSteps != t)
                 foreach (var (name, buffer) in p.named_buffers())
-                    if (name == "total_step") buffer.fill_(t);
+                    if (name == "total_step") buffer.FillInPlace(t);
             p.SetSchedule(iter, warm);
         }
     }

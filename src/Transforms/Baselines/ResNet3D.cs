@@ -113,7 +113,7 @@ public sealed class ResNet3DBasicBlock : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var y = conv2.call(conv1.call(x));
         var r = downsample is null ? x : downsample.call(x);
-        return functional.relu(y + r).MoveToOuterDisposeScope();
+        return functional.relu(y.Plus(r)).MoveToOuterDisposeScope();
     }
 }
 

@@ -214,7 +214,7 @@ public sealed class ExcpCheckpointTransformer : TorchTransformerBase
     private static string Hex(byte[] h) => Convert.ToHexString(h).ToLowerInvariant();
 
     // ---- persistence ---------------------------------------------------------------------------------------------------
-    private sealed record SavedLink(long Step, long ParentStep, bool IsKeyFrame, string FileName, string Stream);
+    private sealed record SavedLink(long Step, long ParentStep, bool IsKeyFrame, string FileName, string Stream, string? Sha256 = null);
     private sealed record SavedInfo(ModelDescription Description, string ChainDirectory, long Step, string ReconstructionSha256,
         ExcpModelPayload Payload, string? WeightsSha256, SavedLink[]? Links);
 
@@ -233,7 +233,7 @@ public sealed class ExcpCheckpointTransformer : TorchTransformerBase
         }
         else
         {
-            links = _links!.Select((b, i) => new SavedLink(b.Step, b.ParentStep, b.IsKeyFrame, b.FileName, $"Link-{i:D5}.excp")).ToArray();
+            links = _links!.Select((b, i) => new SavedLink(b.Step, b.ParentStep, b.IsKeyFrame, b.FileName, $"Link-{i:D5}.excp", Hex(SHA256.HashData(b.Bytes)))).ToArray();
             for (int i = 0; i < links.Length; i++)
             {
                 var bytes = _links![i].Bytes;
@@ -274,7 +274,14 @@ public sealed class ExcpCheckpointTransformer : TorchTransformerBase
         else
         {
             if (info.Links is not { Length: > 0 }) throw new InvalidDataException($"The ExCP model (step {info.Step}) lists no chain files.");
-            blobs = info.Links.Select(l => new LinkBlob(l.Step, l.ParentStep, l.IsKeyFrame, l.FileName, load.ReadStream(l.Stream, All))).ToList();
+            blobs = info.Links.Select(l =>
+            {
+                var bytes = load.ReadStream(l.Stream, All);
+                // Zips saved before per-link hashes rely on the reconstruction hash below (and the zip CRC-32).
+                if (l.Sha256 != null && Hex(SHA256.HashData(bytes)) != l.Sha256)
+                    throw new InvalidDataException($"The model zip's stream '{l.Stream}' (ExCP chain file '{l.FileName}', step {l.Step}) is corrupt: SHA-256 mismatch.");
+                return new LinkBlob(l.Step, l.ParentStep, l.IsKeyFrame, l.FileName, bytes);
+            }).ToList();
             var ck = DecodeLinks(blobs, b => $"model zip stream for '{b.FileName}'");
             var source = $"step {info.Step} embedded in the model zip";
             if (ck.Step != info.Step || Hex(ck.ContentHash()) != info.ReconstructionSha256)

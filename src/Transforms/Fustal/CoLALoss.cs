@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,8 +20,7 @@ public static class CoLALoss
         var nn_ = nn.functional.normalize(negatives.permute(0, 2, 1), p: 2, dim: 1); // (B, E, K)
         var lPos = (qn * kn).sum(1).unsqueeze(-1);
         var lNeg = bmm(qn.unsqueeze(1), nn_).squeeze(1);
-        using var t = temperature.ToScalar(); // rooted: TorchSharp 0.107 passes temporary Scalars unrooted
-        var logits = cat(new[] { lPos, lNeg }, 1).div(t);
+        var logits = cat(new[] { lPos, lNeg }, 1).Over(temperature); // rooted (TorchSharp 0.107 temporary-Scalar race)
         var labels = zeros(logits.shape[0], ScalarType.Int64, device: logits.device);
         return nn.functional.cross_entropy(logits, labels).MoveToOuterDisposeScope();
     }
@@ -31,7 +31,7 @@ public static class CoLALoss
         using var scope = NewDisposeScope();
         var ha = Nce(hardAction.mean(new long[] { 1 }), easyAction.mean(new long[] { 1 }), easyBackground, temperature);
         var hb = Nce(hardBackground.mean(new long[] { 1 }), easyBackground.mean(new long[] { 1 }), easyAction, temperature);
-        return (ha + hb).MoveToOuterDisposeScope();
+        return ha.Plus(hb).MoveToOuterDisposeScope();
     }
 
     /// <summary>Pairs (i &lt; j) of batch videos whose multi-hot labels are identical (official <c>select_pairs</c> order).</summary>
@@ -76,11 +76,10 @@ public static class CoLALoss
         var contrast = InVideo(o.EasyAction, o.HardAction, o.EasyBackground, o.HardBackground, temperature);
         var pairs = crossVideoWeight == 0 ? new List<(int, int)>() : SelectPairs(labels);
         // Rooted Scalars: TorchSharp 0.107 passes temporary Scalars to LibTorch unrooted (a GC can free them mid-call).
-        using var pairWeight = (pairs.Count == 0 ? 0.0 : crossVideoWeight / pairs.Count).ToScalar();
-        using var cw = contrastWeight.ToScalar();
+        var pairWeight = pairs.Count == 0 ? 0.0 : crossVideoWeight / pairs.Count;
         foreach (var (a, b) in pairs)
-            contrast = contrast + CrossVideo(o, a, b, temperature).mul(pairWeight);
-        var total = cls + contrast.mul(cw);
+            contrast = contrast.Plus(CrossVideo(o, a, b, temperature).Times(pairWeight));
+        var total = cls.Plus(contrast.Times(contrastWeight));
         return (total.MoveToOuterDisposeScope(), cls.MoveToOuterDisposeScope(), contrast.MoveToOuterDisposeScope(), pairs.Count);
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.Fustal;
@@ -26,7 +27,7 @@ public static class ModelEma
             // PyTorch promotion: a float tensor keeps its dtype; an integer buffer (num_batches_tracked) is blended in
             // float32 and truncated back by copy_.
             var (a, b) = e.is_floating_point() ? (e, m) : (e.to_type(ScalarType.Float32), m.to_type(ScalarType.Float32));
-            e.copy_((a * decay + b * (1 - decay)).to_type(e.dtype));
+            e.copy_(a.Times(decay).Plus(b.Times(1 - decay)).to_type(e.dtype));
         }
     }
 }

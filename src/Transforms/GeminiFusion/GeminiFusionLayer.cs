@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -170,8 +171,8 @@ public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[
             var xa = x[a];
             var keys = new Tensor[m];
             var values = new Tensor[m];
-            keys[0] = NoiseFixedZero ? xa : xa + k_noise.weight![a];
-            values[0] = NoiseFixedZero ? xa : xa + v_noise.weight![a];
+            keys[0] = NoiseFixedZero ? xa : xa.Plus(k_noise.weight![a]);
+            values[0] = NoiseFixedZero ? xa : xa.Plus(v_noise.weight![a]);
             int j = 1;
             for (int b = 0; b < m; b++)
             {
@@ -184,7 +185,7 @@ public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[
                 j++;
             }
             var (o, w) = _crossAttn[a].Attend(xa, torch.stack(keys, -2), torch.stack(values, -2), trace);
-            outputs[a] = (xa + o).MoveToOuterDisposeScope();
+            outputs[a] = xa.Plus(o).MoveToOuterDisposeScope();
             if (trace) weights[a] = w!.MoveToOuterDisposeScope();
         }
         return new GeminiFusionTrace(outputs, weights, relations);

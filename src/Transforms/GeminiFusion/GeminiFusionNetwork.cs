@@ -97,7 +97,7 @@ public sealed class GeminiFusionNetwork : nn.Module<IReadOnlyList<Tensor>, Tenso
         var branches = features.Select(f => decoder.call(f)).ToArray();
         var weights = alpha.softmax(0);
         Tensor ensemble = weights[0] * branches[0].detach();
-        for (int m = 1; m < branches.Length; m++) ensemble = ensemble + weights[m] * branches[m].detach();
+        for (int m = 1; m < branches.Length; m++) ensemble = ensemble.Plus(weights[m] * branches[m].detach());
         foreach (var b in branches) b.MoveToOuterDisposeScope();
         return new GeminiFusionOutput(branches, ensemble.MoveToOuterDisposeScope());
     }
@@ -121,7 +121,7 @@ public sealed class GeminiFusionNetwork : nn.Module<IReadOnlyList<Tensor>, Tenso
             var up = nn.functional.interpolate(o, size: size, mode: InterpolationMode.Bilinear, align_corners: false);
             // cross_entropy is LibTorch's nll_loss(log_softmax(·, 1)), the official NLLLoss(LogSoftmax()(·)).
             var l = nn.functional.cross_entropy(up, labels, ignore_index: ignoreIndex, reduction: nn.Reduction.Mean);
-            total = total is null ? l : total + l;
+            total = total is null ? l : total.Plus(l);
         }
         return total!.MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -58,10 +59,10 @@ public sealed class GeminiMitBlock : nn.Module<IReadOnlyList<Tensor>, long, long
         var normed = norm1.call(x);
         var at = trace ? attn.Trace(normed, h, w) : new GeminiAttentionTrace([], null!, attn.call(normed, h, w));
         var y = new Tensor[x.Count];
-        for (int m = 0; m < x.Count; m++) y[m] = x[m] + drop_path.call(at.Outputs[m]);
+        for (int m = 0; m < x.Count; m++) y[m] = x[m].Plus(drop_path.call(at.Outputs[m]));
         var f = mlp.call(norm2.call(y), h, w);
         var outs = new Tensor[x.Count];
-        for (int m = 0; m < x.Count; m++) outs[m] = (y[m] + drop_path.call(f[m])).MoveToOuterDisposeScope();
+        for (int m = 0; m < x.Count; m++) outs[m] = y[m].Plus(drop_path.call(f[m])).MoveToOuterDisposeScope();
         if (!trace) return new GeminiBlockTrace(at, outs);
         foreach (var t in at.PreFusion.Concat(at.Outputs).Concat(at.Fusion.Outputs).Concat(at.Fusion.AttentionWeights).Concat(at.Fusion.Relations.Values))
             t.MoveToOuterDisposeScope();

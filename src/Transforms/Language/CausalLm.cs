@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -149,10 +150,10 @@ public sealed class CausalScoreModel : nn.Module<Tensor, Tensor>
                 {
                     Tensor last;
                     if (attentionMask is null)
-                        last = torch.full(perPos.shape[0], t - 1, ScalarType.Int64, perPos.device);
+                        last = ScalarOps.Full(new[] { perPos.shape[0] }, t - 1, ScalarType.Int64, perPos.device);
                     else
                     {
-                        var ar = torch.arange(0L, t, 1L, ScalarType.Int64, perPos.device).unsqueeze(0);
+                        var ar = ScalarOps.Arange(t, ScalarType.Int64, perPos.device).unsqueeze(0);
                         last = (attentionMask.to_type(ScalarType.Int64) * ar).max(1).values;   // last real index, either side
                     }
                     result = perPos.gather(1, last.unsqueeze(1)).squeeze(1);

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -82,8 +83,8 @@ public sealed class CausalLmBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var (a, probs) = attn.Attend(ln_1.call(x), blocked, returnAttention);
-        var h = x + a;
-        var o = h + mlp.call(ln_2.call(h));
+        var h = x.Plus(a);
+        var o = h.Plus(mlp.call(ln_2.call(h)));
         return (o.MoveToOuterDisposeScope(), probs?.MoveToOuterDisposeScope());
     }
 }
@@ -214,9 +215,9 @@ public sealed class CausalTransformer : nn.Module<Tensor, Tensor>
                     throw new ArgumentOutOfRangeException(nameof(attentionLayers), l, $"CausalTransformer.Run: layer {l} does not exist (0..{Config.Layers - 1}).");
 
         var pos = attentionMask is null
-            ? torch.arange(0L, t, 1L, ScalarType.Int64, x0.device).unsqueeze(0)
+            ? ScalarOps.Arange(t, ScalarType.Int64, x0.device).unsqueeze(0)
             : CausalMask.PositionIds(attentionMask);
-        var x = drop.call(x0 + wpe.call(pos));
+        var x = drop.call(x0.Plus(wpe.call(pos)));
         var blocked = CausalMask.Blocked(t, attentionMask, x.device);
         var hidden = returnHiddenStates ? new List<Tensor> { x } : null;
         var attentions = attentionLayers is null ? null : new Tensor?[Config.Layers];

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -127,7 +128,7 @@ public static class TextGeneration
         if (b == 0) return new GenerationResult(Array.Empty<long[]>(), stopped, hitLimit);
 
         using var generator = new torch.Generator((ulong)options.Seed);
-        using Scalar invTemperature = 1.0 / options.Temperature;
+        double invTemperature = 1.0 / options.Temperature;
         using var noGrad = torch.no_grad();
         int promptLen = prompts.Max(p => p.Length);
         for (int step = 0; step < options.MaxNewTokens; step++)
@@ -165,12 +166,12 @@ public static class TextGeneration
                 else if (options.TopK > 0 && options.TopK < logits.shape[1])
                 {
                     var (vals, idx) = logits.topk(options.TopK, -1);
-                    var probs = vals.mul(invTemperature).softmax(-1);
+                    var probs = vals.Times(invTemperature).softmax(-1);
                     var pick = probs.multinomial(1, false, generator);
                     chosen = idx.gather(-1, pick).squeeze(-1);
                 }
                 else
-                    chosen = logits.mul(invTemperature).softmax(-1).multinomial(1, false, generator).squeeze(-1);
+                    chosen = logits.Times(invTemperature).softmax(-1).multinomial(1, false, generator).squeeze(-1);
                 next = chosen.to_type(ScalarType.Int64).data<long>().ToArray();
             }
             bool any = false;

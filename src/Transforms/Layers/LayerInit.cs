@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,9 +18,9 @@ public static class LayerInit
         using var _ = torch.no_grad();
         tensor.uniform_(2 * l - 1, 2 * u - 1);
         tensor.erfinv_();
-        tensor.mul_(std * Math.Sqrt(2.0));
-        tensor.add_(mean);
-        tensor.clamp_(a, b);
+        tensor.TimesInPlace(std * Math.Sqrt(2.0));
+        tensor.PlusInPlace(mean);
+        tensor.ClampInPlace(a, b);
         return tensor;
     }
 

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using MLNetExtensions.Transforms.Ssa;
@@ -106,7 +107,7 @@ public abstract class SegmentationHead : nn.Module<Tensor, Tensor>
         y = y.to(ScalarType.Int64);
         using (torch.no_grad())
         {
-            using var bad = (y.lt(0) | (y.ge(NumClasses) & y.ne(IgnoreIndex))).any();
+            using var bad = (y.LessThan(0) | (y.AtLeast(NumClasses) & y.NotEqualTo(IgnoreIndex))).any();
             if (bad.item<bool>())
                 throw new ArgumentException(
                     $"Label values must be class indices in [0, {NumClasses}) or the ignore label {IgnoreIndex}.", nameof(label));

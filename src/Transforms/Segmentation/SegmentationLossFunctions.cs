@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -44,7 +45,7 @@ public static class SegmentationLossFunctions
     /// <summary>B×K×H×W boolean masks <c>label == k</c> (ignored pixels belong to no class).</summary>
     public static Tensor ClassMasks(Tensor label, int numClasses)
     {
-        using var classes = torch.arange(numClasses, dtype: ScalarType.Int64, device: label.device).view(1, numClasses, 1, 1);
+        using var classes = ScalarOps.Arange(numClasses, ScalarType.Int64, label.device).view(1, numClasses, 1, 1);
         return label.unsqueeze(1).eq(classes);
     }
 
@@ -61,11 +62,11 @@ public static class SegmentationLossFunctions
         var k = (int)logits.shape[1];
         var t = ClassMasks(label, k).to(logits.dtype).flatten(2);          // B,K,HW
         var p = logits.sigmoid().flatten(2);                                // B,K,HW
-        var numerator = 2 * (p * t).sum(-1);
-        var denominator = p.sum(-1) + t.sum(-1);
-        var perPair = 1 - (numerator + 1) / (denominator + 1);              // B,K
-        var present = t.sum(-1).gt(0).to(logits.dtype);
-        var count = present.sum().clamp_min(1);
+        var numerator = (p * t).sum(-1).Times(2);
+        var denominator = p.sum(-1).Plus(t.sum(-1));
+        var perPair = (numerator.Plus(1) / denominator.Plus(1)).SubtractedFrom(1); // B,K
+        var present = t.sum(-1).GreaterThan(0).to(logits.dtype);
+        var count = present.sum().ClampMin(1);
         return ((perPair * present).sum() / count).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -75,7 +76,7 @@ public sealed class CausalSimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var q = nn.functional.relu(q_proj.call(x));
         var kLin = k_proj.call(x);
-        if (positional_encoding is not null) kLin = kLin + positional_encoding.narrow(1, 0, t);
+        if (positional_encoding is not null) kLin = kLin.Plus(positional_encoding.narrow(1, 0, t));
         var k = nn.functional.relu(kLin);
         var v = v_proj.call(x);
         Tensor Heads(Tensor z) => z.reshape(b, t, h, d).permute(0, 2, 1, 3).reshape(b * h, t, d).to(float32);
@@ -83,7 +84,7 @@ public sealed class CausalSimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         var o = ChunkedCausal(Heads(q), Heads(k), vh, ChunkSize);
         // Causal depthwise conv of raw V along time (left zero padding k−1), weights shared by all heads.
         var vt = nn.functional.pad(vh.transpose(1, 2), new long[] { KernelSize - 1, 0 });
-        o = o + dwc.call(vt).transpose(1, 2);
+        o = o.Plus(dwc.call(vt).transpose(1, 2));
         o = o.reshape(b, h, t, d).permute(0, 2, 1, 3).reshape(b, t, Dim).to(x.dtype);
         return o_proj.call(o).MoveToOuterDisposeScope();
     }
@@ -115,9 +116,9 @@ public sealed class CausalSimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         var ksPrev = torch.cat(new[] { torch.zeros_like(ks.narrow(1, 0, 1)), ks.cumsum(1).narrow(1, 0, nC - 1) }, 1);
         var mask = torch.ones(L, L, q.dtype, q.device).tril();
         var a = torch.matmul(qc, kc.transpose(-1, -2)) * mask;       // (BH, nC, L, L) causal within the chunk
-        var num = torch.matmul(a, vc) + torch.matmul(qc, kvPrev);
-        var den = a.sum(-1) + torch.matmul(qc, ksPrev.unsqueeze(-1)).squeeze(-1);
-        var z = (den + 1e-6).reciprocal();
+        var num = torch.matmul(a, vc).Plus(torch.matmul(qc, kvPrev));
+        var den = a.sum(-1).Plus(torch.matmul(qc, ksPrev.unsqueeze(-1)).squeeze(-1));
+        var z = den.Plus(1e-6).reciprocal();
         var o = (num * z.unsqueeze(-1)).view(bh, nC * L, dv);
         if (pad > 0) o = o.narrow(1, 0, t);
         return o.MoveToOuterDisposeScope();
@@ -129,7 +130,7 @@ public sealed class CausalSimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         long t = q.shape[1];
         var a = torch.matmul(q, k.transpose(-1, -2)) * torch.ones(t, t, q.dtype, q.device).tril();
-        var z = (a.sum(-1) + 1e-6).reciprocal();
+        var z = a.sum(-1).Plus(1e-6).reciprocal();
         return (torch.matmul(a, v) * z.unsqueeze(-1)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public static class NormFolding
         var w = linear.weight!;
         if (w.shape[1] != a.shape[0]) throw new ArgumentException($"Fold: Linear has {w.shape[1]} inputs but the norm has {a.shape[0]} channels.");
         var newBias = torch.mv(w, b);
-        if (linear.bias is not null) newBias = newBias + linear.bias;
+        if (linear.bias is not null) newBias = newBias.Plus(linear.bias);
         var newW = w * a.unsqueeze(0);
         w.copy_(newW);
         if (linear.bias is not null) linear.bias.copy_(newBias);
@@ -50,7 +51,7 @@ public static class NormFolding
         var w = conv.weight!;
         if (w.shape[0] != a.shape[0]) throw new ArgumentException($"Fold: conv has {w.shape[0]} output channels but the norm has {a.shape[0]}.");
         var newW = w * a.view(-1, 1, 1, 1);
-        var newBias = conv.bias is null ? b.clone() : a * conv.bias + b;
+        var newBias = conv.bias is null ? b.clone() : (a * conv.bias).Plus(b);
         w.copy_(newW);
         if (conv.bias is not null) conv.bias.copy_(newBias);
         else conv.bias = new Parameter(newBias.detach().clone().DetachFromDisposeScope());

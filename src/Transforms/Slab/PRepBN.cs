@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -139,8 +140,8 @@ public sealed class PRepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
     public void Step()
     {
         using var _ = torch.no_grad();
-        if (Warm > 0) warm.sub_(1);
-        else if (Iter > 0) iter.sub_(1);
+        if (Warm > 0) warm.PlusInPlace(-1L);
+        else if (Iter > 0) iter.PlusInPlace(-1L);
     }
 
     /// <summary>Sets the schedule position: <c>iter</c> = <paramref name="iterValue"/> (0 ≤ value ≤ T) and, optionally, <c>warm</c>.</summary>
@@ -150,8 +151,8 @@ public sealed class PRepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
             throw new ArgumentOutOfRangeException(nameof(iterValue), $"PRepBN: iter must lie in [0, T={TotalSteps}], got {iterValue}.");
         if (warmValue is < 0) throw new ArgumentOutOfRangeException(nameof(warmValue), "PRepBN: warm must be ≥ 0.");
         using var _ = torch.no_grad();
-        iter.fill_(iterValue);
-        if (warmValue.HasValue) warm.fill_(warmValue.Value);
+        iter.FillInPlace(iterValue);
+        if (warmValue.HasValue) warm.FillInPlace(warmValue.Value);
     }
 
     /// <summary>Normalises tokens (B, N, C).</summary>
@@ -170,18 +171,18 @@ public sealed class PRepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
         if (Warm > 0)
         {
             result = norm1.call(x);
-            if (advance) { using var _ = torch.no_grad(); warm.sub_(1); }
+            if (advance) { using var _ = torch.no_grad(); warm.PlusInPlace(-1L); }
         }
         else
         {
             float gamma = ComputeGamma();
-            if (advance && Iter > 0) { using var _ = torch.no_grad(); iter.sub_(1); }
+            if (advance && Iter > 0) { using var _ = torch.no_grad(); iter.PlusInPlace(-1L); }
             using var scope = torch.NewDisposeScope();
             var x1 = norm1.call(x);
             var x2 = norm2.forward(x, padMask);
-            result = (x1 * gamma + x2 * (1f - gamma)).MoveToOuterDisposeScope();
+            result = x1.Times(gamma).Plus(x2.Times(1f - gamma)).MoveToOuterDisposeScope();
         }
-        if (auto > 1) { using var _ = torch.no_grad(); num_step!.add_(1).remainder_(auto); }
+        if (auto > 1) { using var _ = torch.no_grad(); num_step!.PlusInPlace(1L).RemainderInPlace(auto); }
         return result;
     }
 

@@ -31,7 +31,7 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
     {
         if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), "RepBN needs at least one channel.");
         Channels = channels;
-        alpha = nn.Parameter(torch.full(1, alphaInit, float32));
+        alpha = nn.Parameter(ScalarOps.Full(new long[] { 1 }, alphaInit, float32));
         bn = new SafeBatchNorm1d(channels, eps, momentum);
         if (zeroInitAffine)
         {
@@ -68,7 +68,7 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
             using var xt = x.transpose(1, 2);
             using var y = bn.call(xt);
             using var ax = alpha * xt;
-            using var s = y + ax;
+            using var s = y.Plus(ax);
             return s.transpose(1, 2).contiguous();
         }
 
@@ -76,11 +76,11 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
             throw new ArgumentException($"RepBN: pad mask must have shape (B, N) = ({x.shape[0]}, {x.shape[1]}), got ({string.Join(", ", padMask.shape)}).");
         using var scope = torch.NewDisposeScope();
         var flat = x.reshape(-1, Channels);
-        var idx = padMask.reshape(-1).eq(1).nonzero().squeeze(1);
+        var idx = padMask.reshape(-1).EqualTo(1).nonzero().squeeze(1);
         var normed = bn.call(flat.index_select(0, idx));
         // Real tokens get the BN output, pads keep x (as `output = x.clone(); output[mask] = bn(...)`).
         var mixed = flat.index_copy(0, idx, normed).view(x.shape);
-        return (mixed + alpha * x).MoveToOuterDisposeScope();
+        return mixed.Plus(alpha * x).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -91,9 +91,9 @@ public sealed class RepBN : nn.Module<Tensor, Tensor>, IFoldableNorm
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var s = (bn.running_var! + bn.eps).sqrt();
+        var s = bn.running_var!.Plus(bn.eps).sqrt();
         var ws = bn.weight / s;
-        var a = ws + alpha;
+        var a = ws.Plus(alpha);
         var b = bn.bias! - ws * bn.running_mean!;
         return (a.detach().MoveToOuterDisposeScope(), b.detach().MoveToOuterDisposeScope());
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,8 +28,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var variance = x.to(float32).pow(2).mean(new long[] { -1 }, keepdim: true);
-        var y = x * torch.rsqrt(variance + Eps);
+        var variance = x.to(float32).Power(2).mean(new long[] { -1 }, keepdim: true);
+        var y = x * torch.rsqrt(variance.Plus(Eps));
         return (weight * y).to(x.dtype).MoveToOuterDisposeScope();
     }
 }

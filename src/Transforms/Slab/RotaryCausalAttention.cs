@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -55,11 +56,11 @@ public sealed class RotaryCausalAttention : nn.Module<Tensor, Tensor>
         var k = Heads(k_proj.call(x));
         var v = Heads(v_proj.call(x));
         var (cos, sin) = rotary_emb.CosSin(t);
-        q = q * cos + RotateHalf(q) * sin;
-        k = k * cos + RotateHalf(k) * sin;
-        var scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(d);
+        q = (q * cos).Plus(RotateHalf(q) * sin);
+        k = (k * cos).Plus(RotateHalf(k) * sin);
+        var scores = torch.matmul(q, k.transpose(2, 3)).Over(Math.Sqrt(d));
         var future = torch.ones(t, t, ScalarType.Bool, x.device).triu(1);
-        scores = scores.masked_fill(future, float.MinValue);
+        scores = scores.MaskedFill(future, float.MinValue);
         var attn = scores.softmax(-1, ScalarType.Float32).to(q.dtype);
         var o = torch.matmul(attn, v).transpose(1, 2).reshape(b, t, Dim);
         return o_proj.call(o).MoveToOuterDisposeScope();
@@ -80,7 +81,7 @@ public sealed class RotaryEmbedding : nn.Module
     /// <summary>Creates the embedding for head dimension <paramref name="dim"/>.</summary>
     public RotaryEmbedding(long dim, double ropeBase = 10000.0) : base(nameof(RotaryEmbedding))
     {
-        using var exps = torch.arange(0, dim, 2, ScalarType.Float32) / dim;
+        using var exps = ScalarOps.Arange(0, dim, 2, ScalarType.Float32).Over(dim);
         inv_freq = torch.pow(ropeBase, exps).reciprocal();
         RegisterComponents();
     }
@@ -89,7 +90,7 @@ public sealed class RotaryEmbedding : nn.Module
     public (Tensor cos, Tensor sin) CosSin(long t)
     {
         using var scope = torch.NewDisposeScope();
-        var pos = torch.arange(t, ScalarType.Float32, inv_freq.device);
+        var pos = ScalarOps.Arange(t, ScalarType.Float32, inv_freq.device);
         var freqs = torch.outer(pos, inv_freq);
         var emb = torch.cat(new[] { freqs, freqs }, -1).unsqueeze(0).unsqueeze(0);
         return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());

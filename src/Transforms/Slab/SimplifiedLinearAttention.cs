@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -70,14 +71,14 @@ public sealed class SimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         long b = x.shape[0], h = NumHeads, d = HeadDim, c = Dim;
         var parts = qkv.call(x).reshape(b, n, 3, c).permute(2, 0, 1, 3).unbind(0);
         var q = nn.functional.relu(parts[0]);
-        var k = nn.functional.relu(parts[1] + positional_encoding);
+        var k = nn.functional.relu(parts[1].Plus(positional_encoding));
         var v = parts[2];
 
         // "b n (h c) -> (b h) n c"; the core runs in float32 as the official code (z can reach ~1e6).
         Tensor Heads(Tensor t) => t.reshape(b, n, h, d).permute(0, 2, 1, 3).reshape(b * h, n, d).to(float32);
         q = Heads(q); k = Heads(k); v = Heads(v);
 
-        var z = torch.bmm(q, k.sum(1).unsqueeze(-1)).squeeze(-1).add(1e-6).reciprocal(); // (BH, N)
+        var z = torch.bmm(q, k.sum(1).unsqueeze(-1)).squeeze(-1).Plus(1e-6).reciprocal(); // (BH, N)
         Tensor o;
         // Same FLOP test as the official code picks the cheaper of Q(KᵀV) and (QKᵀ)V; the results are equal up to rounding.
         if (n * n * 2 * d > d * d * 2 * n)
@@ -89,7 +90,7 @@ public sealed class SimplifiedLinearAttention : nn.Module<Tensor, Tensor>
         // "b (w h) c -> b c w h": token t sits at row t / W, column t % W.
         var fm = v.reshape(b * h, GridH, GridW, d).permute(0, 3, 1, 2);
         var conv = dwc.call(fm).permute(0, 2, 3, 1).reshape(b * h, n, d);
-        o = o + conv;
+        o = o.Plus(conv);
 
         o = o.reshape(b, h, n, d).permute(0, 2, 1, 3).reshape(b, n, c).to(x.dtype);
         var y = proj_drop.call(proj.call(o));

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -98,8 +99,8 @@ public sealed class SlabCausalBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var y = x + self_attn.call(input_layernorm.call(x));
-        y = y + mlp.call(post_attention_layernorm.call(y));
+        var y = x.Plus(self_attn.call(input_layernorm.call(x)));
+        y = y.Plus(mlp.call(post_attention_layernorm.call(y)));
         return y.MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -117,7 +118,7 @@ public sealed class SlabDeit : nn.Module<Tensor, Tensor>
     public Tensor ForwardFeatures(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var t = pos_drop.call(patch_embed.call(x) + pos_embed);
+        var t = pos_drop.call(patch_embed.call(x).Plus(pos_embed));
         foreach (var b in blocks) t = b.call(t);
         return norm.call(t).mean(new long[] { 1 }).MoveToOuterDisposeScope();
     }
@@ -200,8 +201,8 @@ public sealed class DeitBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var y = x + drop_path.call(attn.call(norm1.call(x)));
-        y = y + drop_path.call(mlp.call(norm2.call(y)));
+        var y = x.Plus(drop_path.call(attn.call(norm1.call(x))));
+        y = y.Plus(drop_path.call(mlp.call(norm2.call(y))));
         return y.MoveToOuterDisposeScope();
     }
 

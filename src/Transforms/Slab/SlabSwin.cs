@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -164,7 +165,7 @@ public sealed class SlabSwinTransformer : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var t = patch_embed.call(x);
-        if (absolute_pos_embed is not null) t = t + absolute_pos_embed;
+        if (absolute_pos_embed is not null) t = t.Plus(absolute_pos_embed);
         t = pos_drop.call(t);
         foreach (var layer in layers) t = layer.call(t);
         t = norm.call(t);
@@ -236,7 +237,7 @@ public sealed class SlabSwinTransformer : nn.Module<Tensor, Tensor>
             NormFolding.UnscaleInputs(blk.Mlp.Fc1, a);
             NormFolding.ScaleOutputs(blk.Mlp.Fc2, a);
         }
-        using (torch.no_grad()) last.Blocks[^1].Mlp.Fc2.bias!.add_(b);
+        using (torch.no_grad()) last.Blocks[^1].Mlp.Fc2.bias!.PlusInPlace(b);
     }
 }
 
@@ -377,10 +378,10 @@ public sealed class SwinBlock : nn.Module<Tensor, Tensor>
         int cnt = 0;
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++, cnt++)
-                img[TensorIndex.Colon, TensorIndex.Slice(bounds[i], bounds[i + 1]), TensorIndex.Slice(bounds[j], bounds[j + 1]), TensorIndex.Colon].fill_(cnt);
+                img[TensorIndex.Colon, TensorIndex.Slice(bounds[i], bounds[i + 1]), TensorIndex.Slice(bounds[j], bounds[j + 1]), TensorIndex.Colon].FillInPlace(cnt);
         var mw = SwinWindows.Partition(img, w).view(-1, w * w);
         var m = mw.unsqueeze(1) - mw.unsqueeze(2);
-        m = m.masked_fill(m.ne(0), -100.0).masked_fill(m.eq(0), 0.0);
+        m = m.MaskedFill(m.NotEqualTo(0), -100.0).MaskedFill(m.EqualTo(0), 0.0);
         return m.MoveToOuterDisposeScope();
     }
 
@@ -402,8 +403,8 @@ public sealed class SwinBlock : nn.Module<Tensor, Tensor>
         };
         t = SwinWindows.Reverse(o.view(-1, window, window, dim), window, res, res);
         if (shift > 0) t = t.roll(new[] { shift, shift }, new long[] { 1, 2 });
-        var y = x + drop_path.call(t.reshape(b, res * res, dim));
-        y = y + drop_path.call(mlp.call(norm2.call(y)));
+        var y = x.Plus(drop_path.call(t.reshape(b, res * res, dim)));
+        y = y.Plus(drop_path.call(mlp.call(norm2.call(y))));
         return y.MoveToOuterDisposeScope();
     }
 

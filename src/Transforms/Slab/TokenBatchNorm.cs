@@ -41,7 +41,7 @@ public sealed class TokenBatchNorm : nn.Module<Tensor, Tensor>, IFoldableNorm
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var a = bn.weight / (bn.running_var! + bn.eps).sqrt();
+        var a = bn.weight / bn.running_var!.Plus(bn.eps).sqrt();
         var b = bn.bias! - a * bn.running_mean!;
         return (a.detach().MoveToOuterDisposeScope(), b.detach().MoveToOuterDisposeScope());
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -56,11 +57,11 @@ public sealed class WindowAttention : nn.Module<Tensor, Tensor?, Tensor>
     private static Tensor RelativePositionIndex(long wh, long ww)
     {
         using var scope = torch.NewDisposeScope();
-        var coords = torch.stack(torch.meshgrid(new[] { torch.arange(wh), torch.arange(ww) }, indexing: "ij")).flatten(1); // 2, N
+        var coords = torch.stack(torch.meshgrid(new[] { ScalarOps.Arange(wh), ScalarOps.Arange(ww) }, indexing: "ij")).flatten(1); // 2, N
         var rel = (coords.unsqueeze(-1) - coords.unsqueeze(-2)).permute(1, 2, 0).contiguous(); // N, N, 2
-        var r0 = (rel.select(2, 0) + (wh - 1)) * (2 * ww - 1);
-        var r1 = rel.select(2, 1) + (ww - 1);
-        return (r0 + r1).to(int64).MoveToOuterDisposeScope();
+        var r0 = rel.select(2, 0).Plus(wh - 1).Times(2 * ww - 1);
+        var r1 = rel.select(2, 1).Plus(ww - 1);
+        return r0.Plus(r1).to(int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>Attends within windows: x (nW·B, N, C); <paramref name="mask"/> (nW, N, N) of 0/−100 or null.</summary>
@@ -72,14 +73,14 @@ public sealed class WindowAttention : nn.Module<Tensor, Tensor?, Tensor>
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = Dim, h = NumHeads;
         var parts = qkv.call(x).reshape(b, n, 3, h, c / h).permute(2, 0, 3, 1, 4).unbind(0);
-        var q = parts[0] * scale;
+        var q = parts[0].Times(scale);
         var attn = torch.matmul(q, parts[1].transpose(-2, -1));
         var bias = relative_position_bias_table.index_select(0, relative_position_index.view(-1)).view(n, n, -1).permute(2, 0, 1);
-        attn = attn + bias.unsqueeze(0);
+        attn = attn.Plus(bias.unsqueeze(0));
         if (mask is not null)
         {
             long nW = mask.shape[0];
-            attn = attn.view(b / nW, nW, h, n, n) + mask.unsqueeze(1).unsqueeze(0);
+            attn = attn.view(b / nW, nW, h, n, n).Plus(mask.unsqueeze(1).unsqueeze(0));
             attn = attn.view(-1, h, n, n);
         }
         attn = attn_drop.call(attn.softmax(-1));

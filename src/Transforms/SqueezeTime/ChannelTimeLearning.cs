@@ -57,6 +57,6 @@ public sealed class ChannelTimeLearning : Module<Tensor, Tensor>
         var (tfc, ioi) = ForwardBranches(x);
         using (tfc)
         using (ioi)
-            return tfc + ioi;
+            return tfc.Plus(ioi);
     }
 }

@@ -81,7 +81,7 @@ public sealed class CtlBottleneck : Module<Tensor, Tensor>
         u = functional.relu(bn2.call(conv2.call(u)));
         u = bn3.call(conv3.call(u));
         var residual = shortcutConv is null ? x : shortcutConv.call(x);
-        return functional.relu(u + residual).MoveToOuterDisposeScope();
+        return functional.relu(u.Plus(residual)).MoveToOuterDisposeScope();
     }
 
     private Tensor Downsampled(Tensor x) => downsample is null ? x : downsample.call(x);
@@ -134,6 +134,6 @@ public sealed class CtlBasicBlock : Module<Tensor, Tensor>
         var u = functional.relu(bn1.call(conv1.call(x)));
         u = bn2.call(conv2.call(u));
         var residual = shortcutConv is null ? x : shortcutConv.call(x);
-        return functional.relu(u + residual).MoveToOuterDisposeScope();
+        return functional.relu(u.Plus(residual)).MoveToOuterDisposeScope();
     }
 }

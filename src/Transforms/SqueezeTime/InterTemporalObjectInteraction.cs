@@ -58,7 +58,7 @@ public sealed class InterTemporalObjectInteraction : Module<Tensor, Tensor, Tens
         var g = x * beta;
         for (var i = 0; i < gloConv.Count; i++)
         {
-            if (i == PosEmbedSlot) g = g + ResizedPosEmbed(g.shape[2], g.shape[3]);
+            if (i == PosEmbedSlot) g = g.Plus(ResizedPosEmbed(g.shape[2], g.shape[3]));
             g = gloConv[i].call(g);
         }
         return (xShort * g).MoveToOuterDisposeScope();

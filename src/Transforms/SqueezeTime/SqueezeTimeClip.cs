@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Transforms.SqueezeTime;
@@ -38,7 +39,7 @@ public static class SqueezeTimeClip
         {
             var mean = tensor(SqueezeTimeConfig.PixelMean.ToArray()).reshape(1, channels, 1, 1, 1);
             var std = tensor(SqueezeTimeConfig.PixelStd.ToArray()).reshape(1, channels, 1, 1, 1);
-            x = (x * 255f - mean) / std;
+            x = (x.Times(255f) - mean) / std;
         }
         return x.MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,7 +47,7 @@ public sealed class SqueezeTimeVideoNetwork : nn.Module<Tensor, Tensor>
         var mean = tensor(_mean, new long[] { 1, c.ImageChannels, 1, 1, 1 }).to(x.device);
         var std = tensor(_std, new long[] { 1, c.ImageChannels, 1, 1, 1 }).to(x.device);
         // contiguous NCTHW, so the backbone's squeeze reshape gives colour-major channels c·T + t.
-        return ((clips * 255f - mean) / std).contiguous().MoveToOuterDisposeScope();
+        return ((clips.Times(255f) - mean) / std).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

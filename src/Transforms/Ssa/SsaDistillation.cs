@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -39,26 +40,26 @@ public static class SsaDistillation
         using var scope = torch.NewDisposeScope();
         var k = (int)student.shape[1];
         var soft = teacher.detach();
-        var valid = label.ne(SegmentationHead.IgnoreIndex);
-        var target = label.masked_fill(valid.logical_not(), 0);
+        var valid = label.NotEqualTo(SegmentationHead.IgnoreIndex);
+        var target = label.MaskedFill(valid.logical_not(), 0);
         var onehot = F.one_hot(target, k).permute(0, 3, 1, 2).to(student.dtype);            // B,K,h,w
         var smSoft = soft.softmax(1);
-        var smoothed = Smoothness * smSoft + (1 - Smoothness) * onehot;
+        var smoothed = smSoft.Times(Smoothness).Plus(onehot.Times(1 - Smoothness));
         var loss = (-student.log_softmax(1) * smoothed).sum(1);                               // B,h,w
-        var entropy = -(smSoft * (smSoft + 1e-12).log()).sum(1) * valid.to(student.dtype);  // B,h,w
+        var entropy = -(smSoft * smSoft.Plus(1e-12).log()).sum(1) * valid.to(student.dtype);  // B,h,w
 
         var classMask = SegmentationLossFunctions.ClassMasks(label, k).to(student.dtype);     // B,K,h,w
         var e = edges.to(student.dtype).unsqueeze(1);
         var wEdge = entropy.unsqueeze(1) * classMask * e;
-        var wInner = entropy.unsqueeze(1) * classMask * (1 - e);
+        var wInner = entropy.unsqueeze(1) * classMask * e.SubtractedFrom(1);
         var l = loss.unsqueeze(1);
         long[] dims = { 0, 2, 3 };
-        var edgeTerm = (l * wEdge).sum(dims) / (wEdge.sum(dims) + 1e-12);                     // K
-        var innerTerm = (l * wInner).sum(dims) / (wInner.sum(dims) + 1e-12);
-        var perClass = (edgeTerm + innerTerm) / 2.0;
-        var present = classMask.sum(dims).gt(0).to(student.dtype);
+        var edgeTerm = (l * wEdge).sum(dims) / wEdge.sum(dims).Plus(1e-12);                     // K
+        var innerTerm = (l * wInner).sum(dims) / wInner.sum(dims).Plus(1e-12);
+        var perClass = edgeTerm.Plus(innerTerm).Over(2.0);
+        var present = classMask.sum(dims).GreaterThan(0).to(student.dtype);
         // Official: sum(loss_list) / (sum(weight_list) + 1e-12) with unit class weights; zero when no class.
-        var result = (perClass * present).sum() / (present.sum() + 1e-12);
+        var result = (perClass * present).sum() / present.sum().Plus(1e-12);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -72,18 +73,18 @@ public static class SsaDistillation
         var rs = RelationMatrix(predProto);
         var rt = RelationMatrix(gtProto.detach());
         var k = predProto.shape[1];
-        var offDiag = 1 - torch.eye(k, dtype: predProto.dtype, device: predProto.device).unsqueeze(0);
+        var offDiag = torch.eye(k, dtype: predProto.dtype, device: predProto.device).unsqueeze(0).SubtractedFrom(1);
         var diff = rs * offDiag - rt * offDiag;
-        var positive = torch.where(diff.gt(0), diff, torch.zeros_like(diff));
-        return (positive.sum(-1).mean() * weight).MoveToOuterDisposeScope();
+        var positive = torch.where(diff.GreaterThan(0), diff, torch.zeros_like(diff));
+        return positive.sum(-1).mean().Times(weight).MoveToOuterDisposeScope();
     }
 
     /// <summary>Row-softmax of scaled cosine similarities between class prototypes (B×K×C → B×K×K).</summary>
     public static Tensor RelationMatrix(Tensor proto)
     {
         using var scope = torch.NewDisposeScope();
-        var n = proto / (torch.linalg.vector_norm(proto, 2, new long[] { -1 }, true) + 1e-12);
-        var attention = torch.matmul(n, n.permute(0, 2, 1).detach()) * RelationScale;
+        var n = proto / proto.VectorNorm(2, -1, true).Plus(1e-12);
+        var attention = torch.matmul(n, n.permute(0, 2, 1).detach()).Times(RelationScale);
         return attention.softmax(-1).MoveToOuterDisposeScope();
     }
 
@@ -96,6 +97,6 @@ public static class SsaDistillation
         using var scope = torch.NewDisposeScope();
         var target = gtCenterPos.detach().softmax(-1);
         var loss = (-centerPos.log_softmax(-1) * target).sum(-1).mean();
-        return (loss * weight).MoveToOuterDisposeScope();
+        return loss.Times(weight).MoveToOuterDisposeScope();
     }
 }

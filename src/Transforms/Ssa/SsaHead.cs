@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -109,11 +110,11 @@ public sealed class SsaHead : SegmentationHead
         long b = feature.shape[0];
         var p = coarse.reshape(b, NumClasses, -1).softmax(1);                           // B,K,N
         var x = feature.reshape(b, Channels, -1).permute(0, 2, 1);                      // B,N,C
-        var centres = torch.matmul(p, x) / (p.sum(-1).unsqueeze(-1) + Eps);            // B,K,C
+        var centres = torch.matmul(p, x) / p.sum(-1).unsqueeze(-1).Plus(Eps);            // B,K,C
         var w = Prototypes.unsqueeze(0).expand(b, -1, -1);                              // not detached: W also learns here
         var predProto = center_content_proj.call(torch.cat(new[] { centres, w }, -1));
-        var center = center_proj.call(predProto + centerPos);
-        return (CosineLogits(feature + featPos, center), predProto);
+        var center = center_proj.call(predProto.Plus(centerPos));
+        return (CosineLogits(feature.Plus(featPos), center), predProto);
     }
 
     /// <summary>15 · ⟨nrm(proto_k), nrm(x_n)⟩ for x: B×C×h×w and proto: B×K×C (official <c>get_pred</c>).</summary>
@@ -121,10 +122,10 @@ public sealed class SsaHead : SegmentationHead
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
-        var xn = x / (torch.linalg.vector_norm(x, 2, new long[] { 1 }, true) + Eps);
-        var pn = proto / (torch.linalg.vector_norm(proto, 2, new long[] { -1 }, true) + Eps);
+        var xn = x / x.VectorNorm(2, 1, true).Plus(Eps);
+        var pn = proto / proto.VectorNorm(2, -1, true).Plus(Eps);
         var pred = torch.matmul(pn, xn.reshape(b, c, h * w));
-        return (pred.reshape(b, proto.shape[1], h, w) * LogitScale).MoveToOuterDisposeScope();
+        return pred.reshape(b, proto.shape[1], h, w).Times(LogitScale).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -156,19 +157,19 @@ public sealed class SsaHead : SegmentationHead
         // Semantic teacher centres: batch-pooled, so one set shared by every image.
         var w = Prototypes;
         var counts = mask.sum(new long[] { 0, 2 }).unsqueeze(-1);                                // K,1
-        var centres = torch.matmul(mask, x).sum(new long[] { 0 }) / (counts + Eps);                          // K,C
-        var semantic = torch.where(counts.gt(0), centres, w.detach());
+        var centres = torch.matmul(mask, x).sum(new long[] { 0 }) / counts.Plus(Eps);                          // K,C
+        var semantic = torch.where(counts.GreaterThan(0), centres, w.detach());
         var gtProto = gt_center_content_proj.call(torch.cat(new[] { semantic, w }, -1)).unsqueeze(0).expand(b, -1, -1);
 
         // Spatial teacher centres: per image.
         var e = center_pos.weight!;
         var countsPos = mask.sum(2).unsqueeze(-1);                                               // B,K,1
-        var centresPos = torch.matmul(mask, pf) / (countsPos + Eps);                             // B,K,C
-        var spatial = torch.where(countsPos.gt(0), centresPos, e.detach().unsqueeze(0).expand(b, -1, -1));
+        var centresPos = torch.matmul(mask, pf) / countsPos.Plus(Eps);                             // B,K,C
+        var spatial = torch.where(countsPos.GreaterThan(0), centresPos, e.detach().unsqueeze(0).expand(b, -1, -1));
         var gtCenterPos = gt_center_pos_proj.call(torch.cat(new[] { spatial, e.unsqueeze(0).expand(b, -1, -1) }, -1));
 
-        var center = gt_center_proj.call(gtProto + gtCenterPos);
-        return new SsaTeacherOutput(CosineLogits(feature + featPos, center), gtProto, gtCenterPos);
+        var center = gt_center_proj.call(gtProto.Plus(gtCenterPos));
+        return new SsaTeacherOutput(CosineLogits(feature.Plus(featPos), center), gtProto, gtCenterPos);
     }
 
     /// <summary>
@@ -213,7 +214,7 @@ public sealed class SsaHead : SegmentationHead
             ("MainLoss", main), ("PreSelfLoss", preSelf), ("PreLoss", pre), ("KLLoss", kl),
             ("dice_pred", dicePred), ("dice_gt", diceGt), ("disLoss", dis), ("pos_disLoss", posDis),
         };
-        var total = terms.Select(t => t.Item2).Aggregate((a, t) => a + t);
+        var total = terms.Select(t => t.Item2).Aggregate((a, t) => a.Plus(t));
         var kept = terms.Select(t => new KeyValuePair<string, Tensor>(t.Item1, t.Item2.MoveToOuterDisposeScope())).ToList();
         return new SegmentationLoss(total.MoveToOuterDisposeScope(), kept);
     }

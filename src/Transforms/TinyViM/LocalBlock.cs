@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using MLNetExtensions.Transforms.Layers;
@@ -20,7 +21,7 @@ public sealed class LocalBlock : nn.Module<Tensor, Tensor>, IDeployable
     public LocalBlock(int dim, int hiddenDim, double dropPath = 0.0, double layerScaleInit = 1.0) : base(nameof(LocalBlock))
     {
         using (torch.NewDisposeScope())
-            layer_scale = (Parameter)new Parameter(torch.full(new long[] { dim, 1, 1 }, layerScaleInit)).DetachFromDisposeScope();
+            layer_scale = (Parameter)new Parameter(ScalarOps.Full(new long[] { dim, 1, 1 }, layerScaleInit)).DetachFromDisposeScope();
         dwconv = new RepDW(dim);
         mlp = new Ffn(dim, hiddenDim);
         drop_path = new DropPath(dropPath);
@@ -34,7 +35,7 @@ public sealed class LocalBlock : nn.Module<Tensor, Tensor>, IDeployable
         using var b = mlp.call(a);
         using var c = layer_scale * b;
         using var d = drop_path.call(c);
-        return x + d;
+        return x.Plus(d);
     }
 
     /// <inheritdoc />

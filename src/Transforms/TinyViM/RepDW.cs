@@ -43,8 +43,8 @@ public sealed class RepDW : nn.Module<Tensor, Tensor>, IFusable
     {
         using var a = conv.call(x);
         using var b = conv1.call(x);
-        using var s = a + b;
-        using var t = s + x;
+        using var s = a.Plus(b);
+        using var t = s.Plus(x);
         return bn.call(t);
     }
 
@@ -59,7 +59,7 @@ public sealed class RepDW : nn.Module<Tensor, Tensor>, IFusable
         var pad = new long[] { pw, pw, ph, ph };
         var w1 = nn.functional.pad(conv1.weight!, pad);
         var id = nn.functional.pad(torch.ones_like(conv1.weight!), pad);
-        var (wf, bf) = Reparameterization.FoldBatchNorm(w + w1 + id, b + conv1.bias!, bn);
+        var (wf, bf) = Reparameterization.FoldBatchNorm(w.Plus(w1).Plus(id), b.Plus(conv1.bias!), bn);
         return Reparameterization.MakeConv(wf, bf, (1, 1), (ph, pw), w.shape[0]);
     }
 }

@@ -23,7 +23,7 @@ public interface IDeployable
 internal static class Reparameterization
 {
     /// <summary>Per-channel BN scale γ/√(σ²+ε).</summary>
-    public static Tensor Scale(SafeBatchNorm2d bn) => bn.weight / (bn.running_var! + bn.eps).sqrt();
+    public static Tensor Scale(SafeBatchNorm2d bn) => bn.weight / bn.running_var!.Plus(bn.eps).sqrt();
 
     /// <summary>
     /// Folds <paramref name="bn"/> into a conv with weight <paramref name="w"/> and bias <paramref name="b"/> (null = 0):
@@ -34,7 +34,7 @@ internal static class Reparameterization
         var s = Scale(bn);
         var weight = w * s.view(-1, 1, 1, 1);
         var centred = b is null ? bn.running_mean!.neg() : b - bn.running_mean!;
-        return (weight, bn.bias! + centred * s);
+        return (weight, bn.bias!.Plus(centred * s));
     }
 
     /// <summary>Builds a biased Conv2d holding the given (already folded) weight and bias.</summary>

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -74,9 +75,9 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
             x_proj_weight = MakeParameter(torch.empty(K, _dtRank + 2 * dState, dInner).uniform_(-xBound, xBound));
             var dtStd = Math.Pow(_dtRank, -0.5);
             dt_projs_weight = MakeParameter(torch.empty(K, dInner, _dtRank).uniform_(-dtStd, dtStd));
-            var dt = (torch.rand(K, dInner) * (Math.Log(0.1) - Math.Log(1e-3)) + Math.Log(1e-3)).exp().clamp_min(1e-4);
-            dt_projs_bias = MakeParameter(dt + (-torch.expm1(-dt)).log()); // softplus⁻¹(dt)
-            A_logs = MakeParameter(torch.arange(1, dState + 1, dtype: ScalarType.Float32).log()
+            var dt = torch.rand(K, dInner).Times(Math.Log(0.1) - Math.Log(1e-3)).Plus(Math.Log(1e-3)).exp().ClampMin(1e-4);
+            dt_projs_bias = MakeParameter(dt.Plus((-torch.expm1(-dt)).log())); // softplus⁻¹(dt)
+            A_logs = MakeParameter(ScalarOps.Arange(1, dState + 1, 1, dtype: ScalarType.Float32).log()
                 .unsqueeze(0).repeat(K * dInner, 1).contiguous());
             Ds = MakeParameter(torch.ones(K * dInner));
         }
@@ -125,7 +126,7 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
             // Laplacian detail band: what the pooled map cannot represent; it bypasses the scan.
             var detail = low - nn.functional.interpolate(pooled, [h, w], mode: InterpolationMode.Nearest);
             var scanned = ForwardSsm(pooled);
-            low = nn.functional.interpolate(scanned, [h, w], mode: InterpolationMode.Bilinear, align_corners: false) + detail;
+            low = nn.functional.interpolate(scanned, [h, w], mode: InterpolationMode.Bilinear, align_corners: false).Plus(detail);
         }
         else
         {
@@ -167,9 +168,9 @@ public sealed class SS2D : nn.Module<Tensor, Tensor>, IDeployable
         ys = ys.view(b, K, D, l);
 
         // Cross merge: flip the reversed directions back; the column-major ones are laid out (w, h) → transpose.
-        var fwd = ys.select(1, 0) + ys.select(1, 2).flip(-1);
-        var col = (ys.select(1, 1) + ys.select(1, 3).flip(-1)).view(b, D, w, h).transpose(2, 3).reshape(b, D, l);
-        var merged = (fwd + col).transpose(1, 2);                                       // (B, L, D)
+        var fwd = ys.select(1, 0).Plus(ys.select(1, 2).flip(-1));
+        var col = ys.select(1, 1).Plus(ys.select(1, 3).flip(-1)).view(b, D, w, h).transpose(2, 3).reshape(b, D, l);
+        var merged = fwd.Plus(col).transpose(1, 2);                                       // (B, L, D)
         var y = out_norm.call(merged).view(b, h, w, D).permute(0, 3, 1, 2);
         return y.MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,7 +55,7 @@ public static class SelectiveScan
         var ys = new Tensor[l];
         for (var t = 0; t < l; t++)
         {
-            h = torch.addcmul(dBu[t], dA[t], h, 1);
+            h = torch.addcmul(dBu[t], dA[t], h, ScalarOps.One);
             ys[t] = torch.matmul(h, cT[t]);                                              // (Bt, G, Dg, 1)
         }
         var y = torch.stack(ys, 0).squeeze(-1).permute(1, 2, 3, 0);                     // (Bt, G, Dg, L)
@@ -101,7 +102,7 @@ public static class SelectiveScan
         var dtc = dt.reshape(bt, g, dg, nc, T);
         var v = (dtc * uu.reshape(bt, g, dg, nc, T)).unsqueeze(-1);                        // Δu: (Bt,G,Dg,nc,T,1)
         var cum = dtc.cumsum(-1);                                                        // chunk-local Σ Δ
-        var mid = (cum.narrow(-1, 0, 1) + cum.narrow(-1, T - 1, 1)) * 0.5;              // (Bt,G,Dg,nc,1)
+        var mid = cum.narrow(-1, 0, 1).Plus(cum.narrow(-1, T - 1, 1)).Times(0.5);          // (Bt,G,Dg,nc,1)
         var a6 = p.A.view(1, g, dg, 1, 1, n);
         var z = (cum - mid).unsqueeze(-1) * a6;                                          // S_t − m: (Bt,G,Dg,nc,T,N)
 
@@ -127,7 +128,7 @@ public static class SelectiveScan
         var scaledIn = (mid * a5).exp() * hIn;
         var yInter = torch.matmul(q, scaledIn.unsqueeze(-1));                            // (…,nc,T,1)
 
-        var y = (yIntra + yInter).squeeze(-1).reshape(bt, g, dg, nc * T);
+        var y = yIntra.Plus(yInter).squeeze(-1).reshape(bt, g, dg, nc * T);
         if (pad > 0) y = y.narrow(-1, 0, l);
         return Finish(p, y).MoveToOuterDisposeScope();
     }
@@ -142,7 +143,7 @@ public static class SelectiveScan
         for (long o = 1; o < count; o *= 2)
         {
             var bShift = nn.functional.pad(b.narrow(-2, 0, count - o), new long[] { 0, 0, o, 0 });
-            b = b + a * bShift;
+            b = b.Plus(a * bShift);
             if (2 * o < count)
                 a = a * nn.functional.pad(a.narrow(-2, 0, count - o), new long[] { 0, 0, o, 0 }, value: 1.0);
         }
@@ -210,8 +211,8 @@ public static class SelectiveScan
         var dtype = u.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var dg = ch / g;
         var dt = delta.to_type(dtype);
-        if (deltaBias is not null) dt = dt + deltaBias.to_type(dtype).reshape(1, ch, 1);
-        if (deltaSoftplus) dt = nn.functional.softplus(dt);
+        if (deltaBias is not null) dt = dt.Plus(deltaBias.to_type(dtype).reshape(1, ch, 1));
+        if (deltaSoftplus) dt = dt.Softplus();
         var uf = u.to_type(dtype);
         return new Prepared(
             uf.reshape(bt, g, dg, l), dt.reshape(bt, g, dg, l), A.to_type(dtype).reshape(g, dg, n),
@@ -222,7 +223,7 @@ public static class SelectiveScan
     private static Tensor Finish(Prepared p, Tensor yGrouped)
     {
         var y = yGrouped.reshape(p.Batch, p.Groups * p.PerGroup, p.L);
-        if (p.D is not null) y = y + p.D.reshape(1, -1, 1) * p.UFlat;
+        if (p.D is not null) y = y.Plus(p.D.reshape(1, -1, 1) * p.UFlat);
         return y;
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using MLNetExtensions.Transforms.Layers;
 using static TorchSharp.torch;
@@ -32,11 +33,11 @@ public sealed class TViMBlock : nn.Module<Tensor, Tensor>, IDeployable
         Tensor x1;
         using (var m = op.call(x))
         using (var dm = drop_path.call(m))
-            x1 = x + dm;
+            x1 = x.Plus(dm);
         using (x1)
         using (var f = mlp.call(x1))
         using (var df = drop_path.call(f))
-            return x1 + df;
+            return x1.Plus(df);
     }
 
     /// <inheritdoc />

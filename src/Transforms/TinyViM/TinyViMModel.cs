@@ -126,8 +126,8 @@ public sealed class TinyViMModel : nn.Module<Tensor, Tensor>, IDeployable
         if (dist_head is null) return head.call(f);
         using var a = head.call(f);
         using var b = dist_head.call(f);
-        using var s = a + b;
-        return s / 2;
+        using var s = a.Plus(b);
+        return s.Over(2);
     }
 
     /// <summary>Both heads' logits for a distillation loss (official training-mode output); DistHead is null without distillation.</summary>

@@ -237,6 +237,48 @@ public sealed class LlmJudgeEvaluatorTests : IDisposable
     }
 
     [Fact]
+    public async Task A200WithATruncatedOrHtmlBodyIsRetriedLikeA5xx()
+    {
+        // Issue 13.7: these failed after one attempt.
+        int n = 0;
+        using var server = new LoopbackOpenAIServer(_ => Interlocked.Increment(ref n) switch
+        {
+            1 => ScriptedReply.Raw("{\"id\": \"chatcmpl-1\", \"object\": \"chat.completion\", \"choi"),
+            2 => ScriptedReply.Raw("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+            _ => ScriptedReply.Ok("{\"fluency\": {\"score\": \"4\"}}"),
+        });
+        var judge = LlmJudgeEvaluator.Create(Options(server.Endpoint));
+        var v = await judge.JudgeAsync(Items()[0], JudgeDimension.Fluency);
+        Assert.Equal(JudgeStatus.Ok, v.Status);
+        Assert.Equal(4, v.Score);
+        Assert.Equal(3, v.Attempts);
+        Assert.Equal(3, judge.HttpAttempts);
+
+        // Bounded: a server that only ever sends HTML fails after 1 + MaxRetries attempts, naming the failure.
+        using var broken = new LoopbackOpenAIServer(_ => ScriptedReply.Raw("<html>maintenance</html>", "text/html"));
+        var v2 = await LlmJudgeEvaluator.Create(Options(broken.Endpoint)).JudgeAsync(Items()[0], JudgeDimension.Fluency);
+        Assert.NotEqual(JudgeStatus.Ok, v2.Status);
+        Assert.Equal(4, broken.Count);
+    }
+
+    [Fact]
+    public async Task HttpAttemptsCountsRequestsOfACancelledEvaluation()
+    {
+        using var cts = new CancellationTokenSource();
+        using var server = new LoopbackOpenAIServer(r =>
+        {
+            if (r.Ordinal == 3) cts.Cancel();
+            return GoodJudge(r);
+        });
+        var o = Options(server.Endpoint);
+        o.MaxConcurrency = 1;
+        var judge = LlmJudgeEvaluator.Create(o);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => judge.EvaluateAsync(Items(), cancellationToken: cts.Token));
+        Assert.True(server.Count >= 3);
+        Assert.Equal(server.Count, judge.HttpAttempts); // was 0 after a cancellation
+    }
+
+    [Fact]
     public async Task InterruptedEvaluationResumesWithoutLosingFinishedJudgements()
     {
         var cache = Path.Combine(_tmp, "resume");

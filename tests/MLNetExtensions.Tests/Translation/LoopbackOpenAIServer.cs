@@ -13,6 +13,10 @@ public sealed record SeenRequest(string Path, string Model, string Prompt, int O
 /// <summary>What the script answers: a chat completion with <paramref name="Content"/>, or an error status.</summary>
 public sealed record ScriptedReply(string? Content, int Status = 200, TimeSpan? Delay = null, string? RetryAfter = null)
 {
+    /// <summary>A raw 200 body sent as is (a truncated JSON completion, a proxy's HTML page), with its content type.</summary>
+    public string? RawBody { get; init; }
+    public string RawContentType { get; init; } = "application/json";
+    public static ScriptedReply Raw(string body, string contentType = "application/json") => new(null) { RawBody = body, RawContentType = contentType };
     public static ScriptedReply Ok(string content) => new(content);
     public static ScriptedReply Error(int status, string? retryAfter = null) => new(null, status, null, retryAfter);
     public static ScriptedReply Hang(TimeSpan delay) => new("{}", 200, delay);
@@ -81,16 +85,16 @@ public sealed class LoopbackOpenAIServer : IDisposable
             var reply = _script(req);
             if (reply.Delay is { } d) await Task.Delay(d, _stop.Token);
             ctx.Response.StatusCode = reply.Status;
-            ctx.Response.ContentType = "application/json";
+            ctx.Response.ContentType = reply.RawBody != null ? reply.RawContentType : "application/json";
             if (reply.RetryAfter is not null) ctx.Response.Headers["Retry-After"] = reply.RetryAfter;
-            var payload = reply.Status == 200
+            var payload = reply.RawBody ?? (reply.Status == 200
                 ? JsonSerializer.Serialize(new
                 {
                     id = "chatcmpl-" + req.Ordinal, @object = "chat.completion", created = 1700000000, model = req.Model,
                     choices = new[] { new { index = 0, message = new { role = "assistant", content = reply.Content }, finish_reason = "stop" } },
                     usage = new { prompt_tokens = 10, completion_tokens = 10, total_tokens = 20 },
                 })
-                : JsonSerializer.Serialize(new { error = new { message = $"scripted error {reply.Status}", type = "server_error", code = (string?)null } });
+                : JsonSerializer.Serialize(new { error = new { message = $"scripted error {reply.Status}", type = "server_error", code = (string?)null } }));
             var bytes = Encoding.UTF8.GetBytes(payload);
             ctx.Response.ContentLength64 = bytes.Length;
             await ctx.Response.OutputStream.WriteAsync(bytes, _stop.Token);

@@ -16,7 +16,7 @@ public sealed class LlmJudgeEvaluator
 {
     private readonly ResilientChat _chat;
     private readonly JudgeCache? _cache;
-    private int _attempts, _cacheHits;
+    private int _cacheHits;
 
     /// <summary>Creates a judge over an existing chat client.</summary>
     public LlmJudgeEvaluator(IChatClient chatClient, LlmJudgeOptions? options = null)
@@ -38,7 +38,7 @@ public sealed class LlmJudgeEvaluator
     public LlmJudgeOptions Options { get; }
 
     /// <summary>HTTP attempts made so far by this instance.</summary>
-    public int HttpAttempts => _attempts;
+    public int HttpAttempts => _chat.Attempts;
 
     /// <summary>Answers served from the cache so far.</summary>
     public int CacheHits => _cacheHits;
@@ -99,7 +99,6 @@ public sealed class LlmJudgeEvaluator
             var text = ask >= 2 ? prompt + Options.Prompts.JsonReminder : prompt;
             var outcome = await _chat.CompleteAsync(new List<ChatMessage> { new(ChatRole.User, text) }, Options.RequestJsonMode, ct).ConfigureAwait(false);
             attempts += outcome.Attempts;
-            Interlocked.Add(ref _attempts, outcome.Attempts);
             if (!outcome.Succeeded) return (null, attempts, outcome.Error);
             last = outcome.Text!;
             if (valid(last))

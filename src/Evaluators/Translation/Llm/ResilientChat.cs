@@ -19,7 +19,8 @@ public sealed record ChatOutcome(string? Text, int Attempts, string? Error)
 
 /// <summary>
 /// Sends chat requests through a Polly pipeline: per-attempt timeout inside an exponential-backoff retry on
-/// transient failures (timeouts, 408, 429, 5xx, connection errors; Retry-After honoured up to MaxDelay).
+/// transient failures (timeouts, 408, 429, 5xx, connection errors, a 200 with an unparsable body; Retry-After honoured
+/// up to MaxDelay).
 /// Permanent errors (400, 401, 404 …) fail at once. Never throws except when the caller cancels.
 /// </summary>
 public sealed class ResilientChat
@@ -27,6 +28,10 @@ public sealed class ResilientChat
     private readonly IChatClient _client;
     private readonly LlmClientOptions _options;
     private readonly ResiliencePipeline _pipeline;
+    private int _attempts;
+
+    /// <summary>HTTP requests sent so far by this instance, including those of calls that were cancelled or failed.</summary>
+    public int Attempts => Volatile.Read(ref _attempts);
 
     /// <summary>Wraps <paramref name="client"/> with the resilience settings of <paramref name="options"/>.</summary>
     public ResilientChat(IChatClient client, LlmClientOptions options)
@@ -60,6 +65,7 @@ public sealed class ResilientChat
             var text = await _pipeline.ExecuteAsync(async token =>
             {
                 Interlocked.Increment(ref attempts);
+                Interlocked.Increment(ref _attempts);
                 var response = await _client.GetResponseAsync(messages, _options.CreateChatOptions(json), token).ConfigureAwait(false);
                 return response.Text ?? "";
             }, cancellationToken).ConfigureAwait(false);
@@ -82,6 +88,10 @@ public sealed class ResilientChat
         ClientResultException c => c.Status is 0 or 408 or 409 or 429 or >= 500,
         HttpRequestException h => h.StatusCode is null or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int?)h.StatusCode >= 500,
         OperationCanceledException => true, // an HTTP-level timeout, not the caller's cancellation
+        // A 200 whose body is cut off or is an HTML error page (a proxy, a load balancer) fails to parse in the SDK:
+        // the request may well succeed when sent again, so it gets the same bounded retries.
+        System.Text.Json.JsonException => true,
+        FormatException => true,
         IOException => true,
         _ => false,
     };

@@ -1,0 +1,73 @@
+using System.Reflection;
+using MLNetExtensions.Core.Torch;
+using MLNetExtensions.Tests.Infrastructure;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Core;
+
+/// <summary>
+/// Issue 13.3: no product code hands LibTorch a temporary Scalar it does not keep alive (TorchSharp 0.107 race).
+/// The call graph is read from IL, so new code is covered without anyone remembering to add it.
+/// </summary>
+public sealed class ScalarAuditTests
+{
+    private static readonly string[] ProductAssemblies =
+        { "MLNetExtensions.Core", "MLNetExtensions.Transforms", "MLNetExtensions.Estimators", "MLNetExtensions.Evaluators" };
+
+    private readonly ITestOutputHelper _out;
+    public ScalarAuditTests(ITestOutputHelper output) => _out = output;
+
+    private static readonly Lazy<HashSet<MethodBase>> Creators = new(ScalarCallGraph.TorchSharpScalarCreators);
+
+    [Fact]
+    public void No_product_code_creates_an_unrooted_temporary_Scalar()
+    {
+        var sites = ScalarCallGraph.UnrootedSites(ProductAssemblies.Select(Assembly.Load), Creators.Value,
+            typeof(ScalarOps), typeof(RootedAdamW));
+        foreach (var s in sites) _out.WriteLine($"{s.Count,3} {s.Caller} -> {s.Target}");
+        Assert.True(sites.Count == 0,
+            $"{sites.Sum(s => s.Count)} call(s) create a temporary TorchSharp Scalar that a GC on another thread can free mid-call; " +
+            "use MLNetExtensions.Core.Torch.ScalarOps (x.Plus(y), x.Times(0.5), …) or a static readonly Scalar:\n" +
+            string.Join("\n", sites.Take(60).Select(s => $"  {s.Count}× {s.Caller} → {s.Target}")));
+    }
+
+    [Fact]
+    public void The_analysis_sees_the_known_TorchSharp_temporaries()
+    {
+        // Guards the detector itself: these TorchSharp 0.107 members are known (from source) to make temporaries.
+        var c = Creators.Value;
+        bool Has(Type t, string name, params Type[] ps) => c.Contains(t.GetMethod(name, ps)!);
+        Assert.True(Has(typeof(Tensor), "add", typeof(Tensor)), "Tensor.add(Tensor) calls add(target, 1)");
+        Assert.True(Has(typeof(Tensor), "op_Addition", typeof(Tensor), typeof(Tensor)), "a + b");
+        Assert.True(Has(typeof(Tensor), "softplus", typeof(double), typeof(double)), "softplus(beta, threshold)");
+        Assert.True(Has(typeof(TorchSharp.Modules.AdamW), "step", typeof(Func<Tensor>)), "AdamW.step");
+        Assert.False(Has(typeof(Tensor), "add", typeof(Tensor), typeof(Scalar)), "add(Tensor, Scalar) takes the caller's Scalar");
+        Assert.False(Has(typeof(Tensor), "mul", typeof(Tensor)), "mul(Tensor) passes no Scalar");
+        Assert.False(Has(typeof(RootedAdamW), "step", typeof(Func<Tensor>)), "RootedAdamW.step is TorchSharp-free of temporaries");
+    }
+
+    [Fact]
+    public void Rooted_helpers_compute_what_TorchSharp_computes()
+    {
+        using var scope = NewDisposeScope();
+        var g = new torch.Generator(3);
+        var x = torch.randn(new long[] { 64 }, generator: g).Times(3);
+        var y = torch.randn(new long[] { 64 }, generator: g);
+        Assert.True(x.Plus(y).equal(x + y).all().item<bool>());
+        
+        Assert.True(x.Times(0.5).equal(x * 0.5).all().item<bool>());
+        Assert.True(x.Over(4).equal(x / 4).all().item<bool>());
+        Assert.True(x.SubtractedFrom(1).allclose(1 - x));
+        Assert.True(x.Softplus().allclose(nn.functional.softplus(x), 1e-6, 1e-6));
+        Assert.True(x.Softplus(2, 5).allclose(nn.functional.softplus(x, 2, 5), 1e-6, 1e-6));
+        var m = x.reshape(8, 8);
+        Assert.True(m.VectorNorm(2, 1, true).allclose(torch.linalg.vector_norm(m, 2, new long[] { 1 }, true), 1e-6, 1e-6));
+        // Softplus's gradient has no NaN where e^{βx} overflows.
+        var big = torch.tensor(new float[] { -200, 0, 50, 200 }).requires_grad_();
+        big.Softplus().sum().backward();
+        Assert.False(big.grad!.isnan().any().item<bool>());
+    }
+}
