@@ -22,6 +22,7 @@ public static class MLNetExtensionsRegistration
         SsaSegmentationTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Excp.ExcpCheckpointTransformer.RegisterLoader(mlContext.ComponentCatalog);
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.FustalTeacherTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 }

@@ -31,5 +31,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SlabArchitecture.Name, SlabArchitecture.Build),
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.Fustal.CoLATeacherArchitecture.Name, Transforms.Fustal.CoLATeacherArchitecture.Build),
     };
 }

@@ -40,6 +40,9 @@ public static class ArchitectureRegistry
         new("ssa-segnet-plain", new SsaSegmentationNetworkConfig(new ConvPyramidConfig(new[] { 8, 8, 8, 8 }), 8, SegmentationHeadKind.Plain), 4, Image(3, 32, 32)),
         new("squeezetime-tiny", new SqueezeTimeArchitecture(SqueezeTimeConfig.Tiny(numClasses: 4, frames: 8), 32, 32, SqueezeTimeConfig.PixelMean.ToArray(), SqueezeTimeConfig.PixelStd.ToArray()),
             4, new() { [TorchNetwork.InputSlot] = new long[] { 8, 3, 32, 32 } }),
+        new("fustal-cola-teacher", new MLNetExtensions.Transforms.Fustal.CoLATeacherArchitecture(
+                new MLNetExtensions.Transforms.Fustal.CoLAConfig(FeatureDim: 8, NumClasses: 3, EmbedDim: 16, RHard: 5), 20, new MLNetExtensions.Transforms.Fustal.ProposalOptions()),
+            3, new() { [MLNetExtensions.Transforms.Fustal.CoLATeacherNetwork.FeaturesSlot] = new long[] { 25, 8 } }),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });

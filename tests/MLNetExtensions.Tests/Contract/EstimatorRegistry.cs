@@ -4,7 +4,9 @@ using MLNetExtensions.Core.Data;
 using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Transforms.Datasets.Video;
 using MLNetExtensions.Core.Training;
+using MLNetExtensions.Estimators.Fustal;
 using MLNetExtensions.Estimators.Segmentation;
+using MLNetExtensions.Evaluators.TemporalLocalization;
 using MLNetExtensions.Estimators.Slab;
 using MLNetExtensions.Estimators.SqueezeTime;
 using MLNetExtensions.Estimators.TinyViM;
@@ -56,6 +58,10 @@ public static class EstimatorRegistry
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 16, Seed: 1))),
             ml => ml.Data.Cache(new MovingFashionMnist(new MovingFashionMnistOptions(Count: 4, Seed: 2))),
             "Label", new[] { "Video" }, true),
+        new("FuSTAL teacher (CoLA)",
+            (ml, c) => ml.TemporalLocalization().Trainers.FustalTeacher(Configure(new FustalTeacher.Options
+                { FeatureSize = 8, SampledLength = 20, EmbedDim = 16, REasy = 5, RHard = 5, MaxSnippets = 32, MaxEpochs = 2, BatchSize = 4, LearningRate = 1e-3 }, c)),
+            ml => ContractData.Snippets(ml, 16, 1), ml => ContractData.Snippets(ml, 6, 2), "Label", new[] { "Features" }, false),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });
@@ -77,6 +83,26 @@ public static class ContractData
     {
         public float[] Image { get; set; } = Array.Empty<float>();
         [KeyType(10)] public uint Label { get; set; }
+    }
+
+    private sealed class SnippetRow
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+        public uint[] Label { get; set; } = Array.Empty<uint>();
+    }
+
+    /// <summary>Synthetic untrimmed snippet features (25 snippets × 8, a known-size vector so that a wrong geometry is visible in the schema) with multi-hot key labels of 3 classes.</summary>
+    public static IDataView Snippets(MLContext ml, int rows, int seed)
+    {
+        var videos = SyntheticUntrimmedFeatures.Generate(rows, seed, new SyntheticUntrimmedOptions
+        {
+            NumClasses = 3, FeatureDim = 8, MinLength = 25, MaxLength = 25, MinInstanceLength = 3, MaxInstanceLength = 6, MaxInstancesPerClass = 1,
+        });
+        var data = videos.Select(v => new SnippetRow { Features = v.Features, Label = Enumerable.Range(0, 3).Where(c => v.Labels[c] > 0).Select(c => (uint)c + 1).ToArray() }).ToList();
+        var def = SchemaDefinition.Create(typeof(SnippetRow));
+        def["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 25 * 8);
+        def["Label"].ColumnType = new VectorDataViewType(new KeyDataViewType(typeof(uint), 3));
+        return ml.Data.Cache(ml.Data.LoadFromEnumerable(data, def));
     }
 
     public static IDataView Images(MLContext ml, int rows, int side, int skip)

@@ -1,0 +1,37 @@
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Evaluators.TemporalLocalization;
+
+namespace MLNetExtensions.Estimators.Fustal;
+
+/// <summary><c>mlContext.TemporalLocalization().Trainers.FustalTeacher(...)</c> and the other FuSTAL stages.</summary>
+public static class FustalCatalog
+{
+    /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalTeacher"/> from full options.</summary>
+    public static FustalTeacher FustalTeacher(this TemporalLocalizationCatalog.TemporalLocalizationTrainers catalog, FustalTeacher.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new FustalTeacher(catalog.Context, options);
+    }
+
+    /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalTeacher"/> with the most used settings.</summary>
+    /// <param name="catalog">The temporal localisation trainers catalog.</param>
+    /// <param name="featureSize">Snippet feature size D.</param>
+    /// <param name="labelColumnName">Multi-hot video labels.</param>
+    /// <param name="featureColumnName">Snippet features, Vector&lt;Single&gt; of T×D.</param>
+    /// <param name="sampledLength">T the videos are resampled to (official 750).</param>
+    /// <param name="maxEpochs">Passes over the data.</param>
+    /// <param name="batchSize">Videos per step (same-label pairs inside a batch feed the cross-video contrast).</param>
+    /// <param name="learningRate">Learning rate; null = the Options default (1e-4).</param>
+    public static FustalTeacher FustalTeacher(this TemporalLocalizationCatalog.TemporalLocalizationTrainers catalog, int featureSize,
+        string labelColumnName = ColumnNames.Label, string featureColumnName = ColumnNames.Features, int sampledLength = 750,
+        int maxEpochs = 20, int batchSize = 16, double? learningRate = null)
+    {
+        var o = new FustalTeacher.Options
+        {
+            FeatureSize = featureSize, LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName,
+            SampledLength = sampledLength, MaxEpochs = maxEpochs, BatchSize = batchSize,
+        };
+        if (learningRate is double lr) o.LearningRate = lr;
+        return catalog.FustalTeacher(o);
+    }
+}
