@@ -1,5 +1,6 @@
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Evaluators.TemporalLocalization;
+using MLNetExtensions.Transforms.Fustal;
 
 namespace MLNetExtensions.Estimators.Fustal;
 
@@ -33,5 +34,21 @@ public static class FustalCatalog
         };
         if (learningRate is double lr) o.LearningRate = lr;
         return catalog.FustalTeacher(o);
+    }
+
+    /// <summary>FuSTAL's prior-based pseudo-label selection (note §4) over the teacher's proposal columns.</summary>
+    /// <param name="catalog">The temporal localisation transforms catalog.</param>
+    /// <param name="gamma">γ: keep proposals whose density d_i = Σ_j IoU_ij (all classes of the video pooled) is ≥ γ.</param>
+    /// <param name="eta">η: … and whose score is &gt; η.</param>
+    /// <param name="outputPrefix">Output columns <c>{prefix}Start/End/Score/Label/Density</c>.</param>
+    public static PseudoLabelSelectionEstimator SelectPseudoLabels(this TemporalLocalizationCatalog.TemporalLocalizationTransforms catalog,
+        double gamma = 0.2, double eta = 0.4, string outputPrefix = "Pseudo") =>
+        catalog.SelectPseudoLabels(new PseudoLabelSelectionOptions { Gamma = gamma, Eta = eta, OutputPrefix = outputPrefix });
+
+    /// <summary>FuSTAL's pseudo-label selection with full options (column names).</summary>
+    public static PseudoLabelSelectionEstimator SelectPseudoLabels(this TemporalLocalizationCatalog.TemporalLocalizationTransforms catalog, PseudoLabelSelectionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new PseudoLabelSelectionEstimator(catalog.Context, options);
     }
 }

@@ -10,6 +10,20 @@ public sealed class TemporalLocalizationCatalog
     {
         Context = mlContext;
         Trainers = new TemporalLocalizationTrainers(mlContext);
+        Transforms = new TemporalLocalizationTransforms(mlContext);
+    }
+
+    /// <summary>Transforms (extension methods in MLNetExtensions.Estimators, e.g. <c>Transforms.SelectPseudoLabels(...)</c>).</summary>
+    public TemporalLocalizationTransforms Transforms { get; }
+
+    /// <summary>Anchor for the temporal localisation transforms' extension methods.</summary>
+    public sealed class TemporalLocalizationTransforms
+    {
+        internal TemporalLocalizationTransforms(MLContext mlContext) => Context = mlContext;
+
+        /// <summary>The MLContext (for extension packages).</summary>
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public MLContext Context { get; }
     }
 
     /// <summary>Trainers (extension methods in MLNetExtensions.Estimators, e.g. <c>Trainers.FustalTeacher(...)</c>).</summary>
