@@ -24,6 +24,7 @@ public static class MLNetExtensionsRegistration
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.FustalTeacherTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.PseudoLabelSelectionTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.FustalStudentTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 }

@@ -32,5 +32,6 @@ internal static class ModelFamilies
         () => TorchModelRegistry.Register(SsaSegmentationNetwork.Architecture, SsaSegmentationNetwork.Build),
         () => TorchModelRegistry.Register(SqueezeTimeArchitecture.Name, SqueezeTimeArchitecture.Build),
         () => TorchModelRegistry.RegisterNetwork(Transforms.Fustal.CoLATeacherArchitecture.Name, Transforms.Fustal.CoLATeacherArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.Fustal.StudentArchitecture.Name, Transforms.Fustal.StudentArchitecture.Build),
     };
 }

@@ -51,4 +51,33 @@ public static class FustalCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new PseudoLabelSelectionEstimator(catalog.Context, options);
     }
+
+    /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalStudent"/> from full options.</summary>
+    public static FustalStudent FustalStudent(this TemporalLocalizationCatalog.TemporalLocalizationTrainers catalog, FustalStudent.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new FustalStudent(catalog.Context, options);
+    }
+
+    /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalStudent"/> with the most used settings (targets from the selection's <c>Pseudo*</c> columns).</summary>
+    /// <param name="catalog">The temporal localisation trainers catalog.</param>
+    /// <param name="featureSize">Feature size D.</param>
+    /// <param name="grid">Seconds ↔ feature grid; null = ActionFormer's THUMOS features at 30 fps.</param>
+    /// <param name="featureColumnName">Features, Vector&lt;Single&gt; of T×D.</param>
+    /// <param name="maxEpochs">Passes over the data.</param>
+    /// <param name="emaSwitchEpoch">First epoch trained on the EMA model's predictions (≥ maxEpochs = never).</param>
+    /// <param name="batchSize">Videos per step.</param>
+    /// <param name="learningRate">Learning rate; null = the Options default (1e-4).</param>
+    public static FustalStudent FustalStudent(this TemporalLocalizationCatalog.TemporalLocalizationTrainers catalog, int featureSize,
+        StudentGridSpec? grid = null, string featureColumnName = ColumnNames.Features, int maxEpochs = 100, int emaSwitchEpoch = 60, int batchSize = 8,
+        double? learningRate = null)
+    {
+        var o = new FustalStudent.Options
+        {
+            FeatureSize = featureSize, Grid = grid ?? new StudentGridSpec(), FeatureColumnName = featureColumnName,
+            MaxEpochs = maxEpochs, EmaSwitchEpoch = emaSwitchEpoch, BatchSize = batchSize,
+        };
+        if (learningRate is double lr) o.LearningRate = lr;
+        return catalog.FustalStudent(o);
+    }
 }
