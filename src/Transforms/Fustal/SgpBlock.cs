@@ -54,6 +54,8 @@ public sealed class SgpBlock : nn.Module<(Tensor X, Tensor Mask), (Tensor X, Ten
         _stride = stride;
         ln = new ChannelLayerNorm(channels);
         gn = nn.GroupNorm(16, channels);
+        // TorchSharp 0.107's GroupNorm leaves its affine parameters uninitialised (NaN seen here): PyTorch's ones/zeros.
+        using (torch.no_grad()) { nn.init.ones_(gn.weight!); nn.init.zeros_(gn.bias!); }
         psi = nn.Conv1d(channels, channels, window, padding: window / 2, groups: channels);
         fc = nn.Conv1d(channels, channels, 1, groups: channels);
         convw = nn.Conv1d(channels, channels, window, padding: window / 2, groups: channels);

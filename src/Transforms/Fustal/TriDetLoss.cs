@@ -12,7 +12,7 @@ namespace MLNetExtensions.Transforms.Fustal;
 public sealed class TriDetLoss
 {
     // Rooted for the process lifetime: TorchSharp 0.107 passes temporary Scalars unrooted.
-    private static readonly Scalar One = 1.0.ToScalar(), Half = 0.5.ToScalar(), Eps = 1e-6.ToScalar(), Zero = 0.0.ToScalar();
+    private static readonly Scalar One = 1.0.ToScalar(), Half = 0.5.ToScalar(), Eps = 1e-6.ToScalar(), Zero = 0.0.ToScalar(), ZeroIndex = 0L;
     private static readonly Scalar Alpha = 0.25.ToScalar(), OneMinusAlphaTimesTwoMinus = (1 - 2 * 0.25).ToScalar(), FocalGamma = 2.0.ToScalar(), IoUPower = 0.2.ToScalar();
     private static readonly Scalar Two = 2.0.ToScalar(), ThreeQuarters = 0.75.ToScalar();
 
@@ -61,7 +61,7 @@ public sealed class TriDetLoss
         using var scope = NewDisposeScope();
         var logits = outputs[TriDetStudent.LogitsSlot];
         var valid = outputs[TriDetStudent.ValidSlot].to_type(ScalarType.Bool);
-        var pos = assigned.ge(Zero).logical_and(valid);
+        var pos = assigned.ge(ZeroIndex).logical_and(valid);
         long numPos = pos.sum().item<long>();
         Normalizer = Momentum * Normalizer + (1 - Momentum) * Math.Max(numPos, 1);
         using var norm = Normalizer.ToScalar();
@@ -71,7 +71,7 @@ public sealed class TriDetLoss
         var weight = torch.ones_like(focal);
         if (numPos > 0)
         {
-            var cls = assigned.clamp_min(Zero).unsqueeze(2);                      // (B, P, 1)
+            var cls = assigned.clamp_min(ZeroIndex).unsqueeze(2);                      // (B, P, 1)
             var dl = outputs[TriDetStudent.LeftSlot].gather(2, cls).squeeze(2);
             var dr = outputs[TriDetStudent.RightSlot].gather(2, cls).squeeze(2);
             var pred = torch.stack(new[] { dl, dr }, 2)[pos];                     // (N, 2)

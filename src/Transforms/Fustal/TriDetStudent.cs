@@ -108,7 +108,12 @@ public sealed class TriDetStudent : nn.Module<Dictionary<string, Tensor>, Dictio
     /// <summary>The configuration.</summary>
     public TriDetConfig Config { get; }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// In training, one forward over the padded batch (as the official trainer). In evaluation each video runs alone,
+    /// padded only to a multiple of the coarsest stride (the official batch-1 evaluation), and the levels are padded to
+    /// the batch's longest: the SGP global mean and the boundary convolutions see the padding, so a batched forward would
+    /// make a video's detections depend on its batch-mates.
+    /// </summary>
     public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs)
     {
         if (!inputs.TryGetValue(FeaturesSlot, out var feats))
@@ -119,7 +124,49 @@ public sealed class TriDetStudent : nn.Module<Dictionary<string, Tensor>, Dictio
         var lengthValues = inputs.TryGetValue(FeaturesSlot + ".lengths", out var len)
             ? len.cpu().to_type(ScalarType.Int64).data<long>().ToArray() : Enumerable.Repeat(l, (int)b).ToArray();
         using var scope = NewDisposeScope();
-        var lengths = torch.tensor(lengthValues, device: feats.device);
+        List<Level> levels; Tensor video;
+        if (training || b == 1) (levels, video) = Levels(feats, lengthValues);
+        else
+        {
+            var rows = Enumerable.Range(0, (int)b).Select(r => Levels(feats.narrow(0, r, 1).narrow(1, 0, Math.Max(1, lengthValues[r])), new[] { lengthValues[r] })).ToList();
+            levels = new List<Level>();
+            for (int lv = 0; lv < Config.NumLevels; lv++)
+            {
+                long tl = rows.Max(r => r.Levels[lv].Valid.shape[1]);
+                Tensor Pad(Tensor x, bool perClass) => x.shape[1] == tl ? x
+                    : nn.functional.pad(x, perClass ? new long[] { 0, 0, 0, tl - x.shape[1] } : new long[] { 0, tl - x.shape[1] });
+                levels.Add(new Level(torch.cat(rows.Select(r => Pad(r.Levels[lv].Logits, true)).ToList(), 0), torch.cat(rows.Select(r => Pad(r.Levels[lv].Left, true)).ToList(), 0),
+                    torch.cat(rows.Select(r => Pad(r.Levels[lv].Right, true)).ToList(), 0), torch.cat(rows.Select(r => Pad(r.Levels[lv].Valid, false)).ToList(), 0)));
+            }
+            video = torch.cat(rows.Select(r => r.Video).ToList(), 0);
+        }
+        var points = new List<Tensor>(); var strides = new List<Tensor>();
+        for (int lv = 0; lv < levels.Count; lv++)
+        {
+            int tl = (int)levels[lv].Valid.shape[1], stride = 1 << lv;
+            points.Add(torch.tensor(Enumerable.Range(0, tl).Select(i => (float)(i * stride)).ToArray(), device: feats.device));
+            strides.Add(torch.tensor(Enumerable.Repeat((float)stride, tl).ToArray(), device: feats.device));
+        }
+        return new Dictionary<string, Tensor>
+        {
+            [LogitsSlot] = torch.cat(levels.Select(x => x.Logits).ToList(), 1).MoveToOuterDisposeScope(),
+            [LeftSlot] = torch.cat(levels.Select(x => x.Left).ToList(), 1).MoveToOuterDisposeScope(),
+            [RightSlot] = torch.cat(levels.Select(x => x.Right).ToList(), 1).MoveToOuterDisposeScope(),
+            [ValidSlot] = torch.cat(levels.Select(x => x.Valid).ToList(), 1).MoveToOuterDisposeScope(),
+            [PointsSlot] = torch.cat(points, 0).MoveToOuterDisposeScope(),
+            [StridesSlot] = torch.cat(strides, 0).MoveToOuterDisposeScope(),
+            [VideoScoresSlot] = video.MoveToOuterDisposeScope(),
+            [Level0Slot] = torch.tensor(levels[0].Valid.shape[1]).MoveToOuterDisposeScope(),
+            [LengthsSlot] = torch.tensor(lengthValues, device: feats.device).MoveToOuterDisposeScope(),
+        };
+    }
+
+    /// <summary>One pyramid level's outputs: logits and class-wise distances (B, Tl, C), valid positions (B, Tl).</summary>
+    private sealed record Level(Tensor Logits, Tensor Left, Tensor Right, Tensor Valid);
+
+    private (List<Level> Levels, Tensor Video) Levels(Tensor feats, long[] lengthValues)
+    {
+        long b = feats.shape[0], l = feats.shape[1];
         long t = (l + Config.MaxStride - 1) / Config.MaxStride * Config.MaxStride;
         var x = feats.transpose(1, 2);
         if (t > l) x = nn.functional.pad(x, new long[] { 0, t - l });
@@ -130,17 +177,16 @@ public sealed class TriDetStudent : nn.Module<Dictionary<string, Tensor>, Dictio
 
         for (int i = 0; i < embd.Count; i++) x = nn.functional.relu(embd_norm[i].call(embd[i].call(x) * mask));
         foreach (var s in stem) (x, mask) = s.call((x, mask));
-        var levels = new List<(Tensor X, Tensor Mask)> { (x, mask) };
-        foreach (var s in branch) { (x, mask) = s.call((x, mask)); levels.Add((x, mask)); }
+        var pyramid = new List<(Tensor X, Tensor Mask)> { (x, mask) };
+        foreach (var s in branch) { (x, mask) = s.call((x, mask)); pyramid.Add((x, mask)); }
 
         int nb = Config.NumBins;
         var left = torch.tensor(Enumerable.Range(0, nb + 1).Select(i => (float)(nb - i)).ToArray(), device: feats.device).to_type(feats.dtype);
         var right = torch.tensor(Enumerable.Range(0, nb + 1).Select(i => (float)i).ToArray(), device: feats.device).to_type(feats.dtype);
-        var logits = new List<Tensor>(); var dl = new List<Tensor>(); var dr = new List<Tensor>(); var valid = new List<Tensor>();
-        var points = new List<Tensor>(); var strides = new List<Tensor>();
-        for (int lv = 0; lv < levels.Count; lv++)
+        var levels = new List<Level>();
+        for (int lv = 0; lv < pyramid.Count; lv++)
         {
-            var (f, m) = levels[lv];
+            var (f, m) = pyramid[lv];
             f = neck[lv].call(f);
             long tl = f.shape[2];
             var cls = cls_head.call((f, m));                                             // (B, C, Tl)
@@ -152,32 +198,15 @@ public sealed class TriDetStudent : nn.Module<Dictionary<string, Tensor>, Dictio
             var o = off.view(b, 2, nb + 1, tl).permute(0, 1, 3, 2);                        // (B, 2, Tl, nb+1)
             var pl = nn.functional.softmax(sn + o.narrow(1, 0, 1), -1);
             var pr = nn.functional.softmax(en + o.narrow(1, 1, 1), -1);
-            dl.Add(pl.matmul(left).transpose(1, 2)); dr.Add(pr.matmul(right).transpose(1, 2)); // (B, Tl, C)
-            logits.Add(cls.transpose(1, 2));
-            valid.Add(m.squeeze(1));
-            long stride = 1L << lv;
-            points.Add(torch.tensor(Enumerable.Range(0, (int)tl).Select(i => (float)(i * stride)).ToArray(), device: feats.device));
-            strides.Add(torch.tensor(Enumerable.Repeat((float)stride, (int)tl).ToArray(), device: feats.device));
+            levels.Add(new Level(cls.transpose(1, 2), pl.matmul(left).transpose(1, 2), pr.matmul(right).transpose(1, 2), m.squeeze(1)));
         }
-        var allLogits = torch.cat(logits, 1);
         // MIL branch (FuSTAL): level-0 logits → dropout → mean of the top-k over time (k = ⌊valid positions of the batch / 5⌋) → softmax.
-        var l0 = logits[0];
-        var m0 = valid[0];
+        var l0 = levels[0].Logits;
+        var m0 = levels[0].Valid;
         long k = Math.Clamp((long)m0.sum().item<float>() / 5, 1, l0.shape[1]);
         // Padded positions get a large negative logit, equal for every class (a per-class constant cancels in the softmax).
         var masked = mil_dropout.call(l0).masked_fill(m0.unsqueeze(2).to_type(ScalarType.Bool).logical_not(), Padded);
         var video = nn.functional.softmax(masked.topk((int)k, 1).values.mean(new long[] { 1 }), 1);
-        return new Dictionary<string, Tensor>
-        {
-            [LogitsSlot] = allLogits.MoveToOuterDisposeScope(),
-            [LeftSlot] = torch.cat(dl, 1).MoveToOuterDisposeScope(),
-            [RightSlot] = torch.cat(dr, 1).MoveToOuterDisposeScope(),
-            [ValidSlot] = torch.cat(valid, 1).MoveToOuterDisposeScope(),
-            [PointsSlot] = torch.cat(points, 0).MoveToOuterDisposeScope(),
-            [StridesSlot] = torch.cat(strides, 0).MoveToOuterDisposeScope(),
-            [VideoScoresSlot] = video.MoveToOuterDisposeScope(),
-            [Level0Slot] = torch.tensor(l0.shape[1]).MoveToOuterDisposeScope(),
-            [LengthsSlot] = lengths.MoveToOuterDisposeScope(),
-        };
+        return (levels, video);
     }
 }
