@@ -30,14 +30,28 @@ internal sealed class FustalStudentTask : TrainingTask, IDisposable
     private readonly TriDetConfig _config;
     private readonly Scalar _noise;
     private readonly StudentWithEma _pair;
-    private long _step;
 
+    /// <summary>Student, EMA copy and the loop state the loss needs (positive-count EMA, global step) as buffers, so a checkpoint resumes all of it.</summary>
     private sealed class StudentWithEma : nn.Module
     {
         public StudentWithEma(TriDetStudent student, TriDetStudent ema) : base(nameof(StudentWithEma))
         {
             register_module("student", student);
             register_module("ema", ema);
+            register_buffer("loss_normalizer", torch.tensor(100.0));
+            register_buffer("step", torch.tensor(0L));
+        }
+
+        public double Normalizer
+        {
+            get => get_buffer("loss_normalizer")!.item<double>();
+            set { using var v = torch.tensor(value); using (torch.no_grad()) get_buffer("loss_normalizer")!.copy_(v); }
+        }
+
+        public long Step
+        {
+            get => get_buffer("step")!.item<long>();
+            set { using var v = torch.tensor(value); using (torch.no_grad()) get_buffer("step")!.copy_(v); }
         }
     }
 
@@ -66,14 +80,14 @@ internal sealed class FustalStudentTask : TrainingTask, IDisposable
     public long EmaTargetBatches { get; private set; }
 
     private long StepsPerEpoch => Math.Max(1, ((RowCount ?? 1) + _o.BatchSize - 1) / _o.BatchSize);
-    private bool EmaPhase => _o.EmaDistillation && _step >= _o.EmaSwitchEpoch * StepsPerEpoch;
+    private bool EmaPhase => _o.EmaDistillation && _pair.Step >= _o.EmaSwitchEpoch * StepsPerEpoch;
 
     public override IEnumerable<HostBatch> TrainBatches(Random? shuffle, CancellationToken token) =>
         _train.StreamChecked(shuffle, _o.ShuffleBufferSize, _o.SkipMissingLabels, _o.LabelColumnName, "training data", token);
 
     public override void OnStep(long step, long totalSteps)
     {
-        _step = step;
+        _pair.Step = step;
         using var scope = torch.NewDisposeScope();
         ModelEma.Update(_ema, _net, _o.EmaDecay);
     }
@@ -157,9 +171,11 @@ internal sealed class FustalStudentTask : TrainingTask, IDisposable
             for (int i = 0; i < p; i++) assigned[r * p + i] = ta[i];
         }
         var y = _o.MilWeight > 0 ? b.Tensor(VideoLabelSlot, _c.Device) : null;
+        _loss.Normalizer = _pair.Normalizer;
         var (total, c1, reg, mil) = _loss.Compute(outputs,
             torch.tensor(cls, new long[] { rows, p, k }).to(_c.Device), torch.tensor(off, new long[] { rows, p, 2 }).to(_c.Device),
             torch.tensor(assigned, new long[] { rows, p }).to(_c.Device), y);
+        _pair.Normalizer = _loss.Normalizer;
         return new LossTerms(total, new Dictionary<string, Tensor> { ["loss_cls"] = c1.detach(), ["loss_reg"] = reg.detach(), ["loss_mil"] = mil.detach() });
     }
 
