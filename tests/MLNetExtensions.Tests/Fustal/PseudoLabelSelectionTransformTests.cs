@@ -16,7 +16,7 @@ public sealed class PseudoLabelSelectionTransformTests
         public float[] SegmentStart { get; set; } = Array.Empty<float>();
         public float[] SegmentEnd { get; set; } = Array.Empty<float>();
         public float[] SegmentScore { get; set; } = Array.Empty<float>();
-        public uint[] SegmentLabel { get; set; } = Array.Empty<uint>();
+        [KeyType(2)] public uint[] SegmentLabel { get; set; } = Array.Empty<uint>();
     }
 
     public sealed class Out
