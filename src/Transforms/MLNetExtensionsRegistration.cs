@@ -26,6 +26,9 @@ public static class MLNetExtensionsRegistration
         VideoFramesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Rlhf.RewardModels.TextRewardModelTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.VisionLanguage.VisionLanguageTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.FustalTeacherTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.PseudoLabelSelectionTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.FustalStudentTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }
 }

@@ -36,5 +36,7 @@ internal static class ModelFamilies
         () => TorchModelRegistry.RegisterNetwork(Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Name, Transforms.Rlhf.RewardModels.TextRewardModelArchitecture.Build),
         () => TorchModelRegistry.RegisterNetwork(Transforms.VisionLanguage.MiniVlmConfig.Name, (json, _) =>
             TorchNetwork.Named(new Transforms.VisionLanguage.MiniVlm(JsonSerializer.Deserialize<Transforms.VisionLanguage.MiniVlmConfig>(json)!))),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.Fustal.CoLATeacherArchitecture.Name, Transforms.Fustal.CoLATeacherArchitecture.Build),
+        () => TorchModelRegistry.RegisterNetwork(Transforms.Fustal.StudentArchitecture.Name, Transforms.Fustal.StudentArchitecture.Build),
     };
 }

@@ -6,7 +6,38 @@ namespace MLNetExtensions.Evaluators.TemporalLocalization;
 /// <summary><c>mlContext.TemporalLocalization()</c>: temporal action localisation evaluation (ActivityNet detection mAP).</summary>
 public sealed class TemporalLocalizationCatalog
 {
-    internal TemporalLocalizationCatalog(MLContext mlContext) => Context = mlContext;
+    internal TemporalLocalizationCatalog(MLContext mlContext)
+    {
+        Context = mlContext;
+        Trainers = new TemporalLocalizationTrainers(mlContext);
+        Transforms = new TemporalLocalizationTransforms(mlContext);
+    }
+
+    /// <summary>Transforms (extension methods in MLNetExtensions.Estimators, e.g. <c>Transforms.SelectPseudoLabels(...)</c>).</summary>
+    public TemporalLocalizationTransforms Transforms { get; }
+
+    /// <summary>Anchor for the temporal localisation transforms' extension methods.</summary>
+    public sealed class TemporalLocalizationTransforms
+    {
+        internal TemporalLocalizationTransforms(MLContext mlContext) => Context = mlContext;
+
+        /// <summary>The MLContext (for extension packages).</summary>
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public MLContext Context { get; }
+    }
+
+    /// <summary>Trainers (extension methods in MLNetExtensions.Estimators, e.g. <c>Trainers.FustalTeacher(...)</c>).</summary>
+    public TemporalLocalizationTrainers Trainers { get; }
+
+    /// <summary>Anchor for the temporal localisation trainers' extension methods.</summary>
+    public sealed class TemporalLocalizationTrainers
+    {
+        internal TemporalLocalizationTrainers(MLContext mlContext) => Context = mlContext;
+
+        /// <summary>The MLContext (for extension packages).</summary>
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public MLContext Context { get; }
+    }
 
     /// <summary>The MLContext this catalog belongs to (for extension packages).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]

@@ -89,13 +89,24 @@ public sealed class CoLA : nn.Module<Tensor, CoLAOutput>
         var hardAct = TopK(aness * inner, emb, kHard);
         var hardBkg = TopK(aness * outer, emb, kHard);
 
-        var top = cas.sort(dim: 1, descending: true).Values.narrow(1, 0, kEasy);
-        var videoScores = nn.functional.softmax(top.mean(new long[] { 1 }), 1);
+        var videoScores = VideoScores(cas, _config.REasy);
 
         return new CoLAOutput(
             videoScores.MoveToOuterDisposeScope(), cas.MoveToOuterDisposeScope(), aness.MoveToOuterDisposeScope(),
             easyAct.MoveToOuterDisposeScope(), easyBkg.MoveToOuterDisposeScope(), hardAct.MoveToOuterDisposeScope(), hardBkg.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Video scores of a CAS (B, T, C): softmax over classes of the mean of the ⌊T/r_easy⌋ largest values over time.</summary>
+    public static Tensor VideoScores(Tensor cas, int rEasy)
+    {
+        int kEasy = Math.Max(1, (int)cas.shape[1] / rEasy);
+        using var scope = NewDisposeScope();
+        var top = cas.sort(dim: 1, descending: true).Values.narrow(1, 0, kEasy);
+        return nn.functional.softmax(top.mean(new long[] { 1 }), 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mining dropout (a serving wrapper registers it beside the actionness module, keeping the official keys).</summary>
+    internal Dropout MiningDropout => dropout;
 
     private static Tensor TopK(Tensor scores, Tensor embeddings, int k)
     {

@@ -33,7 +33,8 @@ public sealed class ProposalOptions
     /// <summary>Frame rate the snippets were cut at. Default 25.</summary>
     public double FeatureFps { get; set; } = 25;
 
-    internal void Validate()
+    /// <summary>Throws naming the first invalid setting.</summary>
+    public void Validate()
     {
         if (!(ClassThreshold >= 0 && ClassThreshold <= 1)) throw new ArgumentOutOfRangeException(nameof(ClassThreshold), ClassThreshold, "Must lie in [0, 1].");
         if (CasThresholds is null || ActionnessThresholds is null) throw new ArgumentNullException(nameof(CasThresholds), "Threshold lists may be empty but not null.");

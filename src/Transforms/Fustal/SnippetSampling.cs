@@ -23,8 +23,24 @@ public static class SnippetSampling
     /// </summary>
     public static int[] RandomPerturb(int length, int segments, Random rng)
     {
-        Check(length, segments);
         ArgumentNullException.ThrowIfNull(rng);
+        return Perturb(length, segments, (_, lo, hi) => rng.Next(lo, hi));
+    }
+
+    /// <summary>
+    /// <see cref="RandomPerturb(int, int, Random)"/> with the draws given: <paramref name="uniforms"/> holds one value in
+    /// [0, 1) per bin (e.g. from torch's seeded generator); bin i picks <c>lo + ⌊u_i·(hi − lo)⌋</c>.
+    /// </summary>
+    public static int[] RandomPerturb(int length, int segments, ReadOnlySpan<float> uniforms)
+    {
+        if (uniforms.Length < segments) throw new ArgumentException($"{uniforms.Length} draws for {segments} bins.", nameof(uniforms));
+        var u = uniforms.ToArray();
+        return Perturb(length, segments, (i, lo, hi) => Math.Min(hi - 1, lo + (int)(u[i] * (hi - lo))));
+    }
+
+    private static int[] Perturb(int length, int segments, Func<int, int, int, int> pick)
+    {
+        Check(length, segments);
         if (length == segments) return Enumerable.Range(0, length).ToArray();
         var idx = new int[segments];
         for (int i = 0; i < segments; i++)
@@ -33,9 +49,9 @@ public static class SnippetSampling
             if (i < segments - 1)
             {
                 int b = (int)((double)(i + 1) * length / segments);
-                idx[i] = a != b ? rng.Next(a, b + 1) : a;
+                idx[i] = a != b ? pick(i, a, b + 1) : a;
             }
-            else idx[i] = a < length - 1 ? rng.Next(a, length) : a;
+            else idx[i] = a < length - 1 ? pick(i, a, length) : a;
         }
         return idx;
     }

@@ -50,6 +50,13 @@ public static class ArchitectureRegistry
             Vocab: 24),
         new("minivlm-tiny", new MLNetExtensions.Transforms.VisionLanguage.MiniVlmConfig(27, DModel: 16, Layers: 1, Heads: 2, MaxPositions: 24), 0,
             new() { [MLNetExtensions.Transforms.VisionLanguage.MiniVlm.ImageSlot] = new long[] { 1, 56, 56 } }),
+        new("fustal-cola-teacher", new MLNetExtensions.Transforms.Fustal.CoLATeacherArchitecture(
+                new MLNetExtensions.Transforms.Fustal.CoLAConfig(FeatureDim: 8, NumClasses: 3, EmbedDim: 16, RHard: 5), 20, new MLNetExtensions.Transforms.Fustal.ProposalOptions()),
+            3, new() { [MLNetExtensions.Transforms.Fustal.CoLATeacherNetwork.FeaturesSlot] = new long[] { 25, 8 } }),
+        new("fustal-tridet-student", new MLNetExtensions.Transforms.Fustal.StudentArchitecture(
+                new MLNetExtensions.Transforms.Fustal.TriDetConfig(FeatureDim: 8, NumClasses: 3, EmbedDim: 16, MlpDim: 16, NumLevels: 3, StemBlocks: 1, NumBins: 4, HeadDim: 16, HeadLayers: 1),
+                new MLNetExtensions.Transforms.Fustal.TriDetInferenceOptions(), new MLNetExtensions.Transforms.Fustal.StudentGridSpec(25, 16, 16)),
+            3, new() { [MLNetExtensions.Transforms.Fustal.TriDetStudent.FeaturesSlot] = new long[] { 25, 8 } }),
     };
 
     public static IEnumerable<object[]> Cases => All.Select(c => new object[] { c });

@@ -34,6 +34,7 @@ public interface IRowReader
 [JsonDerivedType(typeof(MultiHotInputSpec), "multi-hot")]
 [JsonDerivedType(typeof(SequenceInputSpec), "sequence")]
 [JsonDerivedType(typeof(TokenInputSpec), "tokens")]
+[JsonDerivedType(typeof(KeySequenceInputSpec), "key-sequence")]
 public abstract record InputSpec(string Column, string Slot)
 {
     /// <summary>Feature or label.</summary>

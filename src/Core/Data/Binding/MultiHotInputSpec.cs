@@ -90,6 +90,7 @@ public sealed record MultiHotInputSpec(string Column, string Slot) : InputSpec(C
         }
     }
 
-    private static bool FloatPresent(MultiHotInputSpec s, float v) => float.IsFinite(v)
-        ? v != 0 : throw new InvalidOperationException($"Column '{s.Column}' contains NaN or infinity; a multi-hot label holds 0/1 values.");
+    // Only 0 and 1: a float vector that is not a label (e.g. features copied under the label's name) fails here, naming the column.
+    private static bool FloatPresent(MultiHotInputSpec s, float v) => v == 0 ? false : v == 1 ? true
+        : throw new InvalidOperationException($"Column '{s.Column}' holds {v}; a multi-hot label holds 0/1 values.");
 }

@@ -13,6 +13,8 @@ public sealed record SequenceInputSpec(string Column, string Slot, int FeatureSi
 {
     /// <summary>Keep the first <see cref="MaxLength"/> steps of a longer row instead of failing. Default false.</summary>
     public bool Truncate { get; init; }
+    /// <summary>Accept a row with no steps (length 0, e.g. a video without target segments) instead of failing. Default false.</summary>
+    public bool AllowEmpty { get; init; }
 
     /// <inheritdoc/>
     public override string Expected => $"a Vector<Single> of T×{FeatureSize} values (T ≤ {MaxLength} steps of {FeatureSize} features)";
@@ -53,7 +55,7 @@ public sealed record SequenceInputSpec(string Column, string Slot, int FeatureSi
             if (_buf.Length % _s.FeatureSize != 0)
                 throw new InvalidOperationException($"Column '{_s.Column}': a row has {_buf.Length} values, not a multiple of the feature size {_s.FeatureSize}.");
             int t = _buf.Length / _s.FeatureSize;
-            if (t == 0) throw new InvalidOperationException($"Column '{_s.Column}': a row has an empty sequence.");
+            if (t == 0 && !_s.AllowEmpty) throw new InvalidOperationException($"Column '{_s.Column}': a row has an empty sequence.");
             if (t > _s.MaxLength && !_s.Truncate)
                 throw new InvalidOperationException($"Column '{_s.Column}': a row has {t} steps; MaxLength is {_s.MaxLength} (raise it, or set Truncate to keep the first {_s.MaxLength}).");
             t = Math.Min(t, _s.MaxLength);

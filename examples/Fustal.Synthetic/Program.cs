@@ -1,0 +1,238 @@
+// FuSTAL on the note's synthetic untrimmed features (fustal.md §9): teacher → pseudo-label selection → student with EMA
+// distillation, with the ablations of issue 16. One process per seed (`run <seed>`) writes out/seed<N>.json; `report`
+// aggregates them into out/results.md (mean ± s.d.). Model selection (γ) uses the validation split only.
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetExtensions;
+using MLNetExtensions.Core.Plotting;
+using MLNetExtensions.Core.Tuning;
+using MLNetExtensions.Estimators.Fustal;
+using MLNetExtensions.Evaluators.TemporalLocalization;
+using MLNetExtensions.Transforms.Datasets;
+using MLNetExtensions.Transforms.Fustal;
+using TorchSharp;
+
+var mode = args.Length > 0 ? args[0] : "run";
+var outDir = Environment.GetEnvironmentVariable("FUSTAL_OUT") ?? "out";
+Directory.CreateDirectory(outDir);
+double scale = double.TryParse(Environment.GetEnvironmentVariable("FUSTAL_EPOCH_SCALE"), System.Globalization.CultureInfo.InvariantCulture, out var es) ? es : 1.0;
+if (mode == "report") { Report.Write(outDir); return; }
+int seed = args.Length > 1 ? int.Parse(args[1]) : 1;
+torch.set_num_threads(1);
+var clock = System.Diagnostics.Stopwatch.StartNew();
+void Log(string s) => Console.WriteLine($"[seed {seed} {clock.Elapsed:mm\\:ss}] {s}");
+
+var data = new SyntheticUntrimmedOptions(); // note §9: K 5, D 64, T 200–400
+var ml = new MLContext(seed: seed).RegisterMLNetExtensions();
+List<SyntheticVideo> Split(int n, int s, string p) => SyntheticUntrimmedFeatures.Generate(n, videoSeed: 1000 * seed + s, data, prototypeSeed: seed, prefix: p);
+var (trainV, validV, testV) = (Split(300, 1, "train_"), Split(100, 2, "val_"), Split(100, 3, "test_"));
+IDataView View(List<SyntheticVideo> v) => ml.Data.Cache(SyntheticUntrimmedDataView.Load(ml, v, data.NumClasses));
+var (train, valid, test) = (View(trainV), View(validV), View(testV));
+var results = new Dictionary<string, object>();
+
+FustalTeacherTransformer Teacher(double crossVideo)
+{
+    var o = new FustalTeacher.Options
+    {
+        FeatureSize = data.FeatureDim, SampledLength = 256, EmbedDim = 128, MaxSnippets = 400, BatchSize = 16,
+        MaxEpochs = Math.Max(1, (int)(20 * scale)), LearningRate = 1e-3, CrossVideoWeight = crossVideo, Seed = seed, LogEveryNSteps = 0,
+    };
+    var t0 = clock.Elapsed;
+    var model = ml.TemporalLocalization().Trainers.FustalTeacher(o).Fit(train);
+    long steps = o.MaxEpochs * ((300 + o.BatchSize - 1) / o.BatchSize);
+    results[$"bench.teacher_train_snippets_per_s.cv{crossVideo}"] = steps * o.BatchSize * o.SampledLength / (clock.Elapsed - t0).TotalSeconds;
+    return model;
+}
+
+Dictionary<string, IReadOnlyList<ActionInstance>> Truth(List<SyntheticVideo> v) => v.ToDictionary(x => x.Id,
+    x => (IReadOnlyList<ActionInstance>)x.InstancesInSeconds(SyntheticUntrimmedDataView.SecondsPerSnippet).Select(i => new ActionInstance(i.ClassIndex, i.Start, i.End)).ToList());
+Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix)
+{
+    var ids = scored.GetColumn<ReadOnlyMemory<char>>("VideoId").Select(x => x.ToString()).ToList();
+    var s = scored.GetColumn<VBuffer<float>>(prefix + "Start").ToList(); var e = scored.GetColumn<VBuffer<float>>(prefix + "End").ToList();
+    var c = scored.GetColumn<VBuffer<float>>(prefix + "Score").ToList(); var l = scored.GetColumn<VBuffer<uint>>(prefix + "Label").ToList();
+    return ids.Select((id, i) => (id, (IReadOnlyList<TemporalProposal>)Enumerable.Range(0, s[i].Length)
+        .Select(j => new TemporalProposal((int)l[i].GetValues()[j] - 1, c[i].GetValues()[j], s[i].GetValues()[j], e[i].GetValues()[j])).ToList())).ToDictionary(x => x.id, x => x.Item2);
+}
+double[] Maps(TemporalDetectionMetrics m) => m.Thresholds.Select(m.MeanAveragePrecisionAt).Append(m.AverageMeanAveragePrecision).ToArray();
+
+// ---- teachers (cross-video contrast on / off) ------------------------------------------------------------------
+var teachers = new Dictionary<string, FustalTeacherTransformer> { ["cv"] = Teacher(0.2), ["nocv"] = Teacher(0) };
+foreach (var (name, t) in teachers)
+{
+    var t0 = clock.Elapsed;
+    var scoredTest = t.Transform(test);
+    var m = ml.TemporalLocalization().Evaluate(scoredTest);
+    results[$"bench.teacher_infer_snippets_per_s.{name}"] = testV.Sum(v => v.Length) / (clock.Elapsed - t0).TotalSeconds;
+    results[$"map.teacher.{name}"] = Maps(m);
+    var scores = scoredTest.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
+    results[$"video_accuracy.teacher.{name}"] = testV.Select((v, i) => Enumerable.Range(0, data.NumClasses).All(k => (scores[i][k] >= 0.2f) == (v.Labels[k] > 0)) ? 1.0 : 0.0).Average();
+    Log($"teacher {name}: {m}");
+}
+// Label-shuffle control.
+using (var shuffled = ml.TemporalLocalization().Trainers.FustalTeacher(new FustalTeacher.Options
+{
+    FeatureSize = data.FeatureDim, SampledLength = 256, EmbedDim = 128, MaxSnippets = 400, BatchSize = 16, MaxEpochs = Math.Max(1, (int)(20 * scale)),
+    LearningRate = 1e-3, Seed = seed, LogEveryNSteps = 0,
+}).Fit(ml.Data.Cache(SyntheticUntrimmedDataView.Load(ml, trainV, data.NumClasses, shuffleLabels: seed))))
+{
+    var m = ml.TemporalLocalization().Evaluate(shuffled.Transform(test));
+    results["map.teacher.shuffled"] = Maps(m);
+    Log($"teacher shuffled labels: {m}");
+}
+
+// ---- γ sweep through mlContext.Sweeps() on the VALIDATION split (pseudo-label F1 at IoU 0.5 against its GT) ----
+var validProposals = teachers["cv"].Transform(valid);
+var sweeps = ml.Sweeps();
+var space = sweeps.SearchSpace<GammaTrial>().Values(o => o.Gamma, new[] { 0.0, 0.1, 0.2, 0.5, 1.0 });
+var sweep = sweeps.Create(() => new GammaTrial(), space, sweeps.GridSearch(), (o, trial, ct) =>
+{
+    var sel = ml.TemporalLocalization().Transforms.SelectPseudoLabels(o.Gamma, 0.4).Fit(validProposals).Transform(validProposals);
+    var q = PseudoLabelQuality.Measure(Truth(validV), Segments(sel, "Pseudo"));
+    results[$"gamma_sweep.valid.{o.Gamma}"] = new[] { q.Precision, q.Recall, q.MeanBestIoU, q.SegmentsPerVideo };
+    return q.Precision + q.Recall == 0 ? 0 : 2 * q.Precision * q.Recall / (q.Precision + q.Recall);
+});
+sweep.Maximize = true; sweep.MetricName = "pseudo_f1_valid"; sweep.SeedsPerTrial = 1;
+var sweepResult = sweep.Run(CancellationToken.None);
+double gammaBest = (double)sweepResult.Best!.Parameters.Items.First().Value!;
+results["gamma_selected"] = gammaBest;
+Log($"γ sweep (validation F1): best γ = {gammaBest}\n{sweepResult.ToMarkdownTable()}");
+
+// ---- pseudo labels on the training split: quality per selection variant ------------------------------------------
+var trainTruth = Truth(trainV);
+var variants = new Dictionary<string, (string Teacher, double Gamma, double Eta)>
+{
+    ["full"] = ("cv", gammaBest, 0.4), ["nocv"] = ("nocv", gammaBest, 0.4), ["confidence_only"] = ("cv", 0, 0.4),
+    ["no_filter"] = ("cv", 0, double.NegativeInfinity), ["none"] = ("nocv", 0, double.NegativeInfinity),
+};
+var pseudo = new Dictionary<string, IDataView>();
+foreach (var (name, (teacher, gamma, eta)) in variants)
+{
+    var proposals = ml.Data.Cache(teachers[teacher].Transform(train));
+    var sel = ml.Data.Cache(ml.TemporalLocalization().Transforms.SelectPseudoLabels(new PseudoLabelSelectionOptions { Gamma = gamma, Eta = eta })
+        .Fit(proposals).Transform(proposals));
+    var q = PseudoLabelQuality.Measure(trainTruth, Segments(sel, "Pseudo"), Segments(proposals, "Segment"));
+    results[$"pseudo.{name}"] = new[] { q.Precision, q.Recall, q.MeanBestIoU, q.SegmentsPerVideo, q.SegmentsPerInstance, q.DensityAuc };
+    Log($"pseudo labels {name}: {q}");
+    pseudo[name] = sel;
+}
+pseudo["oracle"] = ml.Data.Cache(ml.Transforms.CopyColumns("PseudoStart", "GroundTruthStart").Append(ml.Transforms.CopyColumns("PseudoEnd", "GroundTruthEnd"))
+    .Append(ml.Transforms.CopyColumns("PseudoLabel", "GroundTruthLabel")).Fit(train).Transform(train));
+
+// ---- students ----------------------------------------------------------------------------------------------------
+var grid = new StudentGridSpec(Fps: 25, Stride: 16, Window: 16);
+var students = new (string Name, string Targets, bool Ema)[]
+{
+    ("full", "full", true), ("no_cross_video", "nocv", true), ("confidence_only", "confidence_only", true), ("no_filter", "no_filter", true),
+    ("no_ema", "full", false), ("none", "none", false), ("oracle_gt", "oracle", true),
+};
+FustalStudentTransformer? fullStudent = null;
+foreach (var (name, targets, ema) in students)
+{
+    int epochs = Math.Max(2, (int)(15 * scale));
+    var o = new FustalStudent.Options
+    {
+        FeatureSize = data.FeatureDim, MaxSnippets = 400, MaxSegments = 512, BatchSize = 8, MaxEpochs = epochs, EmaSwitchEpoch = (int)(0.6 * epochs),
+        EmaDistillation = ema, EmaDecay = 0.99, LearningRate = 1e-3, Seed = seed, LogEveryNSteps = 0, Grid = grid,
+        Network = new TriDetConfig(EmbedDim: 64, MlpDim: 96, NumLevels: 4, StemBlocks: 1, NumBins: 8, HeadDim: 64, HeadLayers: 1),
+    };
+    var t0 = clock.Elapsed;
+    var model = ml.TemporalLocalization().Trainers.FustalStudent(o).Fit(pseudo[targets]);
+    long steps = epochs * ((300 + o.BatchSize - 1) / o.BatchSize);
+    results[$"bench.student_train_snippets_per_s.{name}"] = trainV.Sum(v => v.Length) * (double)epochs / (clock.Elapsed - t0).TotalSeconds;
+    t0 = clock.Elapsed;
+    var scored = ml.Data.Cache(model.Transform(test));
+    var m = ml.TemporalLocalization().Evaluate(scored);
+    results[$"bench.student_infer_snippets_per_s.{name}"] = testV.Sum(v => v.Length) / (clock.Elapsed - t0).TotalSeconds;
+    results[$"map.student.{name}"] = Maps(m);
+    // Fragmentation: predicted segments (score ≥ 0.1) of an instance's class overlapping it, per covered GT instance.
+    var q = PseudoLabelQuality.Measure(Truth(testV), Segments(scored, "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
+    results[$"fragmentation.student.{name}"] = q.SegmentsPerInstance;
+    Log($"student {name}: {m}  segments/instance {q.SegmentsPerInstance:0.00}");
+    if (name == "full") fullStudent = model; else model.Dispose();
+}
+{
+    var q = PseudoLabelQuality.Measure(Truth(testV), Segments(teachers["cv"].Transform(test), "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
+    results["fragmentation.teacher.cv"] = q.SegmentsPerInstance;
+}
+
+// ---- timelines (first seed only): GT, teacher, pseudo labels (selection on the test proposals), student -----------
+if (seed == 1 && fullStudent != null)
+{
+    var tl = Path.Combine(outDir, "timelines");
+    Directory.CreateDirectory(tl);
+    var teacherTest = teachers["cv"].Transform(test);
+    var tp = Segments(teacherTest, "Segment");
+    var pp = Segments(ml.TemporalLocalization().Transforms.SelectPseudoLabels(gammaBest, 0.4).Fit(teacherTest).Transform(teacherTest), "Pseudo");
+    var sp = Segments(fullStudent.Transform(test), "Segment");
+    var truth = Truth(testV);
+    foreach (var v in testV)
+    {
+        double dur = v.Length * SyntheticUntrimmedDataView.SecondsPerSnippet;
+        var chart = new PngChart { Title = $"{v.Id}: ground truth / teacher / pseudo labels / student (score ≥ 0.3, height = class + 1)", XLabel = "seconds", YLabel = "track" };
+        void Track(string label, double y, IEnumerable<(int Cls, double S, double E)> segs)
+        {
+            var xs = new List<double> { 0 }; var ys = new List<double> { y };
+            foreach (var (c, s, e) in segs.OrderBy(x => x.S)) { xs.AddRange(new[] { s, s, e, e }); ys.AddRange(new[] { y, y + 0.15 * (c + 1), y + 0.15 * (c + 1), y }); }
+            xs.Add(dur); ys.Add(y);
+            chart.AddLine(label, xs, ys);
+        }
+        Track("ground truth", 3, truth[v.Id].Select(g => (g.ClassIndex, g.Start, g.End)));
+        Track("teacher", 2, tp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End)));
+        Track("pseudo labels", 1, pp[v.Id].Select(p => (p.ClassIndex, p.Start, p.End)));
+        Track("student", 0, sp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End)));
+        chart.Save(Path.Combine(tl, v.Id + ".png"), 900, 360);
+    }
+}
+fullStudent?.Dispose();
+foreach (var t in teachers.Values) t.Dispose();
+results["seconds"] = clock.Elapsed.TotalSeconds;
+File.WriteAllText(Path.Combine(outDir, $"seed{seed}.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+Log("done");
+
+/// <summary>The γ sweep's options (ISweepableOptions so the sweep sets the seed).</summary>
+public sealed class GammaTrial : ISweepableOptions
+{
+    /// <summary>γ.</summary>
+    public double Gamma { get; set; } = 0.2;
+    /// <inheritdoc/>
+    public int? Seed { get; set; }
+    /// <inheritdoc/>
+    public CancellationToken CancellationToken { get; set; }
+}
+
+/// <summary>Aggregates out/seed*.json into out/results.md.</summary>
+internal static class Report
+{
+    public static void Write(string dir)
+    {
+        var runs = Directory.GetFiles(dir, "seed*.json").OrderBy(f => f).Select(f => JsonDocument.Parse(File.ReadAllText(f)).RootElement).ToList();
+        if (runs.Count == 0) { Console.WriteLine("no seed*.json"); return; }
+        var keys = runs.SelectMany(r => r.EnumerateObject().Select(p => p.Name)).Distinct().ToList();
+        double[] Values(JsonElement e) => e.ValueKind == JsonValueKind.Array ? e.EnumerateArray().Select(x => x.GetDouble()).ToArray() : new[] { e.GetDouble() };
+        string Cell(string key, int i)
+        {
+            var v = runs.Where(r => r.TryGetProperty(key, out _)).Select(r => Values(r.GetProperty(key))[i]).ToArray();
+            if (v.Length == 0) return "–";
+            double mean = v.Average(), sd = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : 0;
+            return $"{mean:0.000} ± {sd:0.000}";
+        }
+        var w = new System.Text.StringBuilder();
+        w.AppendLine($"# FuSTAL on synthetic features — {runs.Count} seed(s): {string.Join(", ", Directory.GetFiles(dir, "seed*.json").Select(Path.GetFileNameWithoutExtension).OrderBy(x => x))}\n");
+        w.AppendLine("| model | mAP@0.1 | @0.2 | @0.3 | @0.4 | @0.5 | @0.6 | @0.7 | avg |\n|---|---|---|---|---|---|---|---|---|");
+        foreach (var k in keys.Where(k => k.StartsWith("map.")))
+            w.AppendLine($"| {k[4..]} | {string.Join(" | ", Enumerable.Range(0, 8).Select(i => Cell(k, i)))} |");
+        w.AppendLine("\n| pseudo labels (train) | precision@0.5 | recall@0.5 | mean best IoU | segments/video | segments/instance | density AUC |\n|---|---|---|---|---|---|---|");
+        foreach (var k in keys.Where(k => k.StartsWith("pseudo.")))
+            w.AppendLine($"| {k[7..]} | {string.Join(" | ", Enumerable.Range(0, 6).Select(i => Cell(k, i)))} |");
+        w.AppendLine("\n| γ (validation) | precision@0.5 | recall@0.5 | mean best IoU | segments/video |\n|---|---|---|---|---|");
+        foreach (var k in keys.Where(k => k.StartsWith("gamma_sweep.")))
+            w.AppendLine($"| {k["gamma_sweep.valid.".Length..]} | {string.Join(" | ", Enumerable.Range(0, 4).Select(i => Cell(k, i)))} |");
+        w.AppendLine("\n| other | value |\n|---|---|");
+        foreach (var k in keys.Where(k => !k.StartsWith("map.") && !k.StartsWith("pseudo.") && !k.StartsWith("gamma_sweep.")))
+            w.AppendLine($"| {k} | {Cell(k, 0)} |");
+        File.WriteAllText(Path.Combine(dir, "results.md"), w.ToString());
+        Console.WriteLine(w.ToString());
+    }
+}

@@ -1,0 +1,279 @@
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Interop;
+
+namespace MLNetExtensions.Transforms.Fustal;
+
+/// <summary>
+/// FuSTAL's selection stage as an ML.NET transform (note fustal.md §4): per video row, reads the teacher's proposals
+/// (parallel vectors of starts, ends, scores and class keys), computes every proposal's density over all classes of the
+/// video pooled, and appends the kept pseudo segments (<c>PseudoStart/End/Score/Label</c>, same key type and key values
+/// as the input classes) and the densities of all input proposals (<c>PseudoDensity</c>). No training: the estimator's
+/// Fit only checks the schema. Lazy, row by row; <c>PredictionEngine</c> and <c>Save/Load</c> work.
+/// </summary>
+public sealed class PseudoLabelSelectionTransformer : ITransformer
+{
+    internal const string LoaderSignature = "MLNetExtFustalSelect";
+    private static readonly MLNetInternals.ModelVersion Version = new("MLXTFSEL", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
+
+    /// <summary>Creates the transform.</summary>
+    public PseudoLabelSelectionTransformer(IHostEnvironment env, PseudoLabelSelectionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+    }
+
+    /// <summary>γ, η and the columns.</summary>
+    public PseudoLabelSelectionOptions Options { get; }
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    private string[] Inputs => new[] { Options.InputStartColumnName, Options.InputEndColumnName, Options.InputScoreColumnName, Options.InputLabelColumnName };
+
+    /// <summary>Checks the four proposal columns (three Vector&lt;Single&gt;, one Vector&lt;Key&lt;UInt32&gt;&gt;); returns the label column.</summary>
+    internal static DataViewSchema.Column Check(DataViewSchema schema, PseudoLabelSelectionOptions o)
+    {
+        foreach (var name in new[] { o.InputStartColumnName, o.InputEndColumnName, o.InputScoreColumnName })
+        {
+            var c = schema.GetColumnOrNull(name) ?? throw SchemaError.Missing(name, "a Vector<Single> of proposal values (one per proposal)");
+            if (c.Type is not VectorDataViewType { ItemType: NumberDataViewType n } || n != NumberDataViewType.Single)
+                throw SchemaError.WrongType(name, "a Vector<Single> of proposal values", c.Type);
+        }
+        var l = schema.GetColumnOrNull(o.InputLabelColumnName) ?? throw SchemaError.Missing(o.InputLabelColumnName, "a Vector<Key<UInt32>> of proposal classes");
+        if (l.Type is not VectorDataViewType { ItemType: KeyDataViewType k } || k.RawType != typeof(uint))
+            throw SchemaError.WrongType(o.InputLabelColumnName, "a Vector<Key<UInt32>> of proposal classes", l.Type);
+        return l;
+    }
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var label = Check(inputSchema, Options);
+        var names = Options.OutputColumns;
+        var b = new DataViewSchema.Builder();
+        b.AddColumns(inputSchema);
+        var floats = new VectorDataViewType(NumberDataViewType.Single);
+        b.AddColumn(names[0], floats);
+        b.AddColumn(names[1], floats);
+        b.AddColumn(names[2], floats);
+        b.AddColumn(names[3], new VectorDataViewType(((VectorDataViewType)label.Type).ItemType), label.Annotations);
+        b.AddColumn(names[4], floats);
+        return b.ToSchema();
+    }
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new View(this, input);
+    }
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new Mapper(this, inputSchema);
+    }
+
+    /// <summary>Selection of one row, computed once per row position and shared by the five getters.</summary>
+    private sealed class RowSelection
+    {
+        private readonly PseudoLabelSelectionTransformer _p;
+        private readonly DataViewRow _row;
+        private readonly ValueGetter<VBuffer<float>> _s, _e, _sc;
+        private readonly ValueGetter<VBuffer<uint>> _l;
+        private VBuffer<float> _bs, _be, _bsc; private VBuffer<uint> _bl;
+        private long _position = -1;
+        private float[][] _floats = Array.Empty<float[]>();
+        private uint[] _labels = Array.Empty<uint>();
+
+        public RowSelection(PseudoLabelSelectionTransformer p, DataViewRow row)
+        {
+            _p = p; _row = row;
+            var o = p.Options;
+            _s = row.GetGetter<VBuffer<float>>(row.Schema[o.InputStartColumnName]);
+            _e = row.GetGetter<VBuffer<float>>(row.Schema[o.InputEndColumnName]);
+            _sc = row.GetGetter<VBuffer<float>>(row.Schema[o.InputScoreColumnName]);
+            _l = row.GetGetter<VBuffer<uint>>(row.Schema[o.InputLabelColumnName]);
+        }
+
+        private void Compute()
+        {
+            if (_position == _row.Position && _position >= 0) return;
+            _s(ref _bs); _e(ref _be); _sc(ref _bsc); _l(ref _bl);
+            var o = _p.Options;
+            var (s, e, sc, l) = (_bs.DenseValues().ToArray(), _be.DenseValues().ToArray(), _bsc.DenseValues().ToArray(), _bl.DenseValues().ToArray());
+            if (e.Length != s.Length || sc.Length != s.Length || l.Length != s.Length)
+                throw new InvalidOperationException($"Row {_row.Position}: columns '{o.InputStartColumnName}', '{o.InputEndColumnName}', '{o.InputScoreColumnName}', '{o.InputLabelColumnName}' hold {s.Length}, {e.Length}, {sc.Length}, {l.Length} values; one per proposal expected.");
+            var props = new List<TemporalProposal>(s.Length);
+            for (int i = 0; i < s.Length; i++)
+            {
+                if (l[i] == 0) throw new InvalidOperationException($"Row {_row.Position}: column '{o.InputLabelColumnName}' has a missing class key at proposal {i}.");
+                props.Add(new TemporalProposal((int)l[i] - 1, sc[i], s[i], e[i]));
+            }
+            var d = PseudoLabelSelection.Densities(props);
+            var keep = Enumerable.Range(0, props.Count).Where(i => d[i] >= o.Gamma && props[i].Score > o.Eta).ToArray();
+            _floats = new[]
+            {
+                keep.Select(i => s[i]).ToArray(), keep.Select(i => e[i]).ToArray(), keep.Select(i => sc[i]).ToArray(), d.Select(x => (float)x).ToArray(),
+            };
+            _labels = keep.Select(i => l[i]).ToArray();
+            _position = _row.Position;
+        }
+
+        public ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output)
+        {
+            if (output == 3)
+            {
+                if (typeof(TValue) != typeof(VBuffer<uint>)) throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
+                ValueGetter<VBuffer<uint>> g = (ref VBuffer<uint> dst) => { Compute(); Copy(_labels, ref dst); };
+                return (ValueGetter<TValue>)(Delegate)g;
+            }
+            if (typeof(TValue) != typeof(VBuffer<float>)) throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
+            int slot = output == 4 ? 3 : output;
+            ValueGetter<VBuffer<float>> f = (ref VBuffer<float> dst) => { Compute(); Copy(_floats[slot], ref dst); };
+            return (ValueGetter<TValue>)(Delegate)f;
+        }
+
+        private static void Copy<T>(T[] src, ref VBuffer<T> dst)
+        {
+            var editor = VBufferEditor.Create(ref dst, src.Length);
+            src.CopyTo(editor.Values);
+            dst = editor.Commit();
+        }
+    }
+
+    // ---- persistence --------------------------------------------------------------------------------------------
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        MLNetInternals.Save(ctx, Version, typeof(PseudoLabelSelectionTransformer), w => w.Write(JsonSerializer.Serialize(Options)),
+            Array.Empty<(string, Action<BinaryWriter>)>());
+
+    /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
+    private static PseudoLabelSelectionTransformer Create(IHostEnvironment env, object ctx)
+    {
+        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(PseudoLabelSelectionTransformer));
+        var o = JsonSerializer.Deserialize<PseudoLabelSelectionOptions>(load.Reader.ReadString())
+            ?? throw new InvalidDataException("The pseudo-label selection's description is empty.");
+        return new PseudoLabelSelectionTransformer(env, o);
+    }
+
+    internal static void RegisterLoader(ComponentCatalog catalog) =>
+        MLNetInternals.RegisterLoader(catalog, typeof(PseudoLabelSelectionTransformer), LoaderSignature,
+            typeof(PseudoLabelSelectionTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+
+    // ---- Transform: a lazy view ---------------------------------------------------------------------------------
+    private sealed class View : IDataView
+    {
+        private readonly PseudoLabelSelectionTransformer _p;
+        private readonly IDataView _input;
+
+        public View(PseudoLabelSelectionTransformer p, IDataView input) { _p = p; _input = input; Schema = p.GetOutputSchema(input.Schema); }
+
+        public bool CanShuffle => _input.CanShuffle;
+        public DataViewSchema Schema { get; }
+        public long? GetRowCount() => _input.GetRowCount();
+
+        private (List<DataViewSchema.Column> Up, HashSet<int> Active) Needed(IEnumerable<DataViewSchema.Column> columnsNeeded)
+        {
+            var needed = columnsNeeded.ToList();
+            return (AppendedColumns.Dependencies(_input.Schema, needed, _p.Inputs).ToList(), needed.Select(c => c.Index).ToHashSet());
+        }
+
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+        {
+            var (up, active) = Needed(columnsNeeded);
+            return new Cursor(this, _input.GetRowCursor(up, rand), active);
+        }
+
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
+        {
+            var (up, active) = Needed(columnsNeeded);
+            return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active)).ToArray();
+        }
+
+        private sealed class Cursor : AppendedColumnsCursor
+        {
+            private readonly RowSelection? _sel;
+            public Cursor(View v, DataViewRowCursor input, HashSet<int> active) : base(v.Schema, v._input.Schema, input, active)
+            {
+                if (active.Any(i => i >= v._input.Schema.Count)) _sel = new RowSelection(v._p, input);
+            }
+            protected override void OnMoved() { }
+            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
+                (_sel ?? throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.")).Getter<TValue>(column, output);
+        }
+    }
+
+    // ---- PredictionEngine: row to row ---------------------------------------------------------------------------
+    private sealed class Mapper : IRowToRowMapper
+    {
+        private readonly PseudoLabelSelectionTransformer _p;
+        public Mapper(PseudoLabelSelectionTransformer p, DataViewSchema input) { _p = p; InputSchema = input; OutputSchema = p.GetOutputSchema(input); }
+        public DataViewSchema InputSchema { get; }
+        public DataViewSchema OutputSchema { get; }
+        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
+            AppendedColumns.Dependencies(InputSchema, dependingColumns, _p.Inputs);
+        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
+            new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
+
+        private sealed class Row : AppendedColumnsRow
+        {
+            private readonly RowSelection? _sel;
+            public Row(Mapper m, DataViewRow input, HashSet<int> active) : base(m.OutputSchema, m.InputSchema, input, active)
+            {
+                if (AnyOutputActive) _sel = new RowSelection(m._p, input);
+            }
+            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
+                (_sel ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.")).Getter<TValue>(column, output);
+        }
+    }
+}
+
+/// <summary>The estimator of <see cref="PseudoLabelSelectionTransformer"/> (nothing to learn: Fit checks the schema).</summary>
+public sealed class PseudoLabelSelectionEstimator : IEstimator<PseudoLabelSelectionTransformer>
+{
+    private readonly IHostEnvironment _env;
+
+    /// <summary>Creates the estimator; invalid options throw here.</summary>
+    public PseudoLabelSelectionEstimator(IHostEnvironment env, PseudoLabelSelectionOptions options)
+    {
+        _env = env ?? throw new ArgumentNullException(nameof(env));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+    }
+
+    /// <summary>γ, η and the columns.</summary>
+    public PseudoLabelSelectionOptions Options { get; }
+
+    /// <inheritdoc/>
+    public PseudoLabelSelectionTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        PseudoLabelSelectionTransformer.Check(input.Schema, Options);
+        return new PseudoLabelSelectionTransformer(_env, Options);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var cols = inputSchema.ToDictionary(c => c.Name);
+        var o = Options;
+        foreach (var n in new[] { o.InputStartColumnName, o.InputEndColumnName, o.InputScoreColumnName, o.InputLabelColumnName })
+            if (!cols.ContainsKey(n)) throw SchemaError.Missing(n, "a proposal column (Vector<Single> of starts, ends, scores; Vector<Key> of classes)");
+        var label = cols[o.InputLabelColumnName];
+        if (!label.IsKey || label.Kind == SchemaShape.Column.VectorKind.Scalar) throw SchemaError.WrongType(label.Name, "a Vector<Key<UInt32>> of proposal classes", $"{label.Kind} {label.ItemType}");
+        var names = o.OutputColumns;
+        var vec = SchemaShape.Column.VectorKind.VariableVector;
+        foreach (var i in new[] { 0, 1, 2, 4 }) cols[names[i]] = MLNetInternals.MakeColumn(names[i], vec, NumberDataViewType.Single, false);
+        cols[names[3]] = MLNetInternals.MakeColumn(names[3], vec, label.ItemType, true, label.Annotations);
+        return new SchemaShape(cols.Values);
+    }
+}
