@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -23,7 +24,7 @@ public sealed class AffineDropPath : nn.Module<Tensor, Tensor>
     /// <summary>Creates the layer over <paramref name="channels"/> with drop probability <paramref name="p"/>.</summary>
     public AffineDropPath(long channels, double p) : base(nameof(AffineDropPath))
     {
-        scale = nn.Parameter(torch.full(new long[] { 1, channels, 1 }, 1e-4f));
+        scale = nn.Parameter(ScalarOps.Full(new long[] { 1, channels, 1 }, 1e-4f, ScalarType.Float32));
         drop = new DropPath(p);
         RegisterComponents();
     }
