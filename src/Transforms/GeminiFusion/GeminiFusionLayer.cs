@@ -161,7 +161,7 @@ public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[
             {
                 var y = x[a];
                 for (int b = 0; b < m; b++)
-                    if (b != a) y = y + (SimpleFusion == SimpleFusionKind.Add ? x[b] : mlp.call(torch.cat([x[a], x[b]], -1)));
+                    if (b != a) y = y.Plus(SimpleFusion == SimpleFusionKind.Add ? x[b] : mlp.call(torch.cat([x[a], x[b]], -1)));
                 outputs[a] = y.MoveToOuterDisposeScope();
             }
             return new GeminiFusionTrace(outputs, [], relations);
