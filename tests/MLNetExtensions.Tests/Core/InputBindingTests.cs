@@ -32,8 +32,11 @@ public class InputBindingTests
         Assert.Equal(2, b.Count);
         Assert.Equal(new float[] { 1, 0, 1, 0, 0, 0, 0, 1 }, b["y"].Floats!.Take(8));
         Assert.Equal(2, streamer.SkippedMissingLabels);
-        var flags = Ml.Data.LoadFromEnumerable(new[] { new FlagsRow { Y = new float[] { 0, 2, 0 }, B = new[] { true, false, true } } });
+        var flags = Ml.Data.LoadFromEnumerable(new[] { new FlagsRow { Y = new float[] { 0, 1, 0 }, B = new[] { true, false, true } } });
         Assert.Equal(new float[] { 0, 1, 0 }, One(flags, new MultiHotInputSpec("Y", "y"))["y"].Floats!.Take(3));
+        // A float vector holding other values is not a label (e.g. features copied under its name): named, not trained on.
+        var notFlags = Ml.Data.LoadFromEnumerable(new[] { new FlagsRow { Y = new float[] { 0, 2, 0 }, B = new[] { true, false, true } } });
+        Assert.Contains("'Y'", Assert.Throws<InvalidOperationException>(() => One(notFlags, new MultiHotInputSpec("Y", "y"))).Message);
         Assert.Equal(new float[] { 1, 0, 1 }, One(flags, new MultiHotInputSpec("B", "b"))["b"].Floats!.Take(3));
         var nan = Ml.Data.LoadFromEnumerable(new[] { new FlagsRow { Y = new[] { float.NaN, 1f, 0f } } });
         Assert.Contains("'Y'", Assert.Throws<InvalidOperationException>(() => One(nan, new MultiHotInputSpec("Y", "y"))).Message);
