@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Core.Training;
@@ -139,7 +140,7 @@ internal sealed class FustalStudentTask : TrainingTask, IDisposable
         for (int r = 0; r < rows; r++) feats.FloatRow(r).Slice(crops[r].Start * d, crops[r].Length * d).CopyTo(x.AsSpan(r * longest * d));
         var input = torch.tensor(x, new long[] { rows, longest, d }).to(_c.Device);
         var lengths = torch.tensor(crops.Select(c => (long)c.Length).ToArray()).to(_c.Device);
-        var noisy = _o.InputNoise > 0 ? input + torch.randn_like(input).mul(_noise) : input;
+        var noisy = _o.InputNoise > 0 ? input.Plus(torch.randn_like(input).mul(_noise)) : input;
         var outputs = _c.Network.Forward(new Dictionary<string, Tensor> { [TriDetStudent.FeaturesSlot] = noisy, [TriDetStudent.FeaturesSlot + HostBatch.LengthsSuffix] = lengths });
 
         var targets = crops.Select(c => c.Targets).ToArray();

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Core.Data.Binding;
 using MLNetExtensions.Core.Models;
 using MLNetExtensions.Core.Training;
@@ -69,7 +70,7 @@ internal sealed class GeminiFusionTrainingTask : TrainingTask
         {
             var l = GeminiFusionNetwork.Loss(new[] { all[i] }, y);
             terms[i < all.Length - 1 ? $"loss_branch{i}" : "loss_ensemble"] = l.detach();
-            total = total is null ? l : total + l;
+            total = total is null ? l : total.Plus(l);
         }
         return new LossTerms(total!, terms);
     }

@@ -83,9 +83,9 @@ public sealed class SgpBlock : nn.Module<(Tensor X, Tensor Mask), (Tensor X, Ten
         }
         var o = ln.call(x);
         var phi = nn.functional.relu(global_fc.call(o.mean(new long[] { -1 }, keepdim: true)));
-        o = fc.call(o) * phi + (convw.call(o) + convkw.call(o)) * psi.call(o) + o;
-        o = x * mask + drop_path_out.call(o);
-        o = o + drop_path_mlp.call(mlp.call(gn.call(o)));
+        o = (fc.call(o) * phi).Plus(convw.call(o).Plus(convkw.call(o)) * psi.call(o)).Plus(o);
+        o = (x * mask).Plus(drop_path_out.call(o));
+        o = o.Plus(drop_path_mlp.call(mlp.call(gn.call(o))));
         return (o.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 }

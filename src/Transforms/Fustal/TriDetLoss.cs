@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,12 +29,13 @@ public sealed class TriDetLoss
     {
         using var scope = NewDisposeScope();
         var lp = pred.select(1, 0); var rp = pred.select(1, 1); var lg = target.select(1, 0); var rg = target.select(1, 1);
-        var inter = torch.minimum(lp, lg) + torch.minimum(rp, rg);
-        var union = lp + rp + lg + rg - inter;
+        var inter = torch.minimum(lp, lg).Plus(torch.minimum(rp, rg));
+        var union = lp.Plus(rp).Plus(lg).Plus(rg) - inter;
         var iou = inter / union.clamp_min(Eps);
-        var lenC = torch.maximum(lp, lg) + torch.maximum(rp, rg);
-        var rho = (rp - lp - rg + lg).mul(Half);
-        var loss = iou.neg().add_(One) + rho.square() / lenC.clamp_min(Eps).square();
+        var lenC = torch.maximum(lp, lg).Plus(torch.maximum(rp, rg));
+        var rho = (rp - lp - rg).Plus(lg).mul(Half);
+        var lenCc = lenC.clamp_min(Eps);
+        var loss = iou.neg().add_(One, One).Plus(rho * rho / (lenCc * lenCc));
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -44,9 +46,9 @@ public sealed class TriDetLoss
         var p = logits.sigmoid();
         var ce = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction: nn.Reduction.None);
         // p_t = p·t + (1 − p)(1 − t) = 1 − p − t + 2pt; α_t = α·t + (1 − α)(1 − t) = (1 − α) − (1 − 2α)·t
-        var pt = (p * targets).mul(Two).sub_(p).sub_(targets).add_(One);
-        var alphaT = targets.mul(OneMinusAlphaTimesTwoMinus).neg().add_(ThreeQuarters);
-        var loss = ce * pt.neg().add_(One).pow(FocalGamma) * alphaT;
+        var pt = (p * targets).mul(Two).sub_(p).sub_(targets).add_(One, One);
+        var alphaT = targets.mul(OneMinusAlphaTimesTwoMinus).neg().add_(ThreeQuarters, One);
+        var loss = ce * pt.neg().add_(One, One).pow(FocalGamma) * alphaT;
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -64,7 +66,6 @@ public sealed class TriDetLoss
         var pos = assigned.ge(ZeroIndex).logical_and(valid);
         long numPos = pos.sum().item<long>();
         Normalizer = Momentum * Normalizer + (1 - Momentum) * Math.Max(numPos, 1);
-        using var norm = Normalizer.ToScalar();
 
         var focal = Focal(logits, classTargets);                                   // (B, P, C)
         Tensor reg;
@@ -76,22 +77,21 @@ public sealed class TriDetLoss
             var dr = outputs[TriDetStudent.RightSlot].gather(2, cls).squeeze(2);
             var pred = torch.stack(new[] { dl, dr }, 2)[pos];                     // (N, 2)
             var diou = CentreDIoU(pred, offsetTargets[pos]);
-            reg = diou.sum().div(norm);
-            var rate = diou.detach().neg().add_(One).clamp_min(Zero).pow(IoUPower); // (N)
+            reg = diou.sum().Over(Normalizer);
+            var rate = diou.detach().neg().add_(One, One).clamp_min(Zero).pow(IoUPower); // (N)
             var posTargets = classTargets[pos];                                   // (N, C)
             var w = torch.where(posTargets.gt(Zero), rate.unsqueeze(1).expand_as(posTargets), torch.ones_like(posTargets));
             weight = weight.index_put_(w, pos);
         }
         else reg = torch.zeros(1, device: logits.device).sum();
-        var clsLoss = (focal * weight)[valid].sum().div(norm);
+        var clsLoss = (focal * weight)[valid].sum().Over(Normalizer);
         Tensor mil = torch.zeros(1, device: logits.device).sum();
         if (videoLabels is not null && MilWeight > 0)
         {
             var sums = videoLabels.sum(1, keepdim: true).clamp_min(Eps);
-            using var mw = MilWeight.ToScalar();
-            mil = nn.functional.binary_cross_entropy(outputs[TriDetStudent.VideoScoresSlot], videoLabels / sums).mul(mw);
+            mil = nn.functional.binary_cross_entropy(outputs[TriDetStudent.VideoScoresSlot], videoLabels / sums).Times(MilWeight);
         }
-        var total = clsLoss + reg + mil;
+        var total = clsLoss.Plus(reg).Plus(mil);
         return (total.MoveToOuterDisposeScope(), clsLoss.MoveToOuterDisposeScope(), reg.MoveToOuterDisposeScope(), mil.MoveToOuterDisposeScope());
     }
 }

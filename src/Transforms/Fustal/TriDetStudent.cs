@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -196,8 +197,8 @@ public sealed class TriDetStudent : nn.Module<Dictionary<string, Tensor>, Dictio
             var sn = nn.functional.pad(sb, new long[] { nb, 0 }).unfold(2, nb + 1, 1);     // (B, C, Tl, nb+1): positions t−nb … t
             var en = nn.functional.pad(eb, new long[] { 0, nb }).unfold(2, nb + 1, 1);     // positions t … t+nb
             var o = off.view(b, 2, nb + 1, tl).permute(0, 1, 3, 2);                        // (B, 2, Tl, nb+1)
-            var pl = nn.functional.softmax(sn + o.narrow(1, 0, 1), -1);
-            var pr = nn.functional.softmax(en + o.narrow(1, 1, 1), -1);
+            var pl = nn.functional.softmax(sn.Plus(o.narrow(1, 0, 1)), -1);
+            var pr = nn.functional.softmax(en.Plus(o.narrow(1, 1, 1)), -1);
             levels.Add(new Level(cls.transpose(1, 2), pl.matmul(left).transpose(1, 2), pr.matmul(right).transpose(1, 2), m.squeeze(1)));
         }
         // MIL branch (FuSTAL): level-0 logits → dropout → mean of the top-k over time (k = ⌊valid positions of the batch / 5⌋) → softmax.

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,7 +37,7 @@ public static class PpoMath
         using var scope = torch.NewDisposeScope();
         var mean = MaskedMean(values, mask);
         var w = (values - mean) * torch.rsqrt(MaskedVar(values, mask) + Eps);
-        if (!shiftMean) w = w + mean;
+        if (!shiftMean) w = w.Plus(mean);
         return (w * mask).MoveToOuterDisposeScope();
     }
 
@@ -78,7 +79,7 @@ public static class PpoMath
             }
         }
         var a = torch.tensor(adv, new[] { b, t }, device: rewards.device);
-        var ret = (a + values * mask) * mask;
+        var ret = a.Plus(values * mask) * mask;
         return (a.MoveToOuterDisposeScope(), ret.MoveToOuterDisposeScope());
     }
 
@@ -106,7 +107,7 @@ public static class PpoMath
         using var lo = (-clip).ToScalar();
         using var hi = clip.ToScalar();
         using var half = 0.5f.ToScalar();
-        var clipped = oldValues + (values - oldValues).clamp(lo, hi);
+        var clipped = oldValues.Plus((values - oldValues).clamp(lo, hi));
         var e1 = (values - returns) * (values - returns);
         var e2 = (clipped - returns) * (clipped - returns);
         return (MaskedMean(torch.maximum(e1, e2), mask) * half).MoveToOuterDisposeScope();
