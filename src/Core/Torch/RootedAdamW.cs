@@ -17,6 +17,14 @@ public sealed class RootedAdamW : AdamW
         double eps = 1e-8, double weightDecay = 0)
         : base(groups, lr, beta1, beta2, eps, weightDecay, amsgrad: false, maximize: false) { }
 
+    /// <summary>
+    /// Creates the optimiser over parameters. With <paramref name="weightDecay"/> 0 it is exactly Adam (the decoupled
+    /// decay multiplies by 1), so it also replaces <c>torch.optim.Adam</c> without weight decay.
+    /// </summary>
+    public RootedAdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0)
+        : base(parameters, lr, beta1, beta2, eps, weightDecay, amsgrad: false, maximize: false) { }
+
     /// <inheritdoc/>
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {

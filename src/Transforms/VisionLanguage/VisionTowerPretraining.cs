@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,7 +21,7 @@ public static class VisionTowerPretraining
         var tower = new ConvVisionTower();
         using var items = tensor(pixels, new long[] { labels.Length, 1, 28, 28 });
         using var targets = tensor(labels.Select(l => (long)l).ToArray());
-        using var opt = optim.Adam(tower.parameters(), learningRate);
+        using var opt = new RootedAdamW(tower.parameters(), learningRate);
         var rng = new Random(seed);
         tower.train();
         for (int step = 0; step < steps; step++)

@@ -81,4 +81,27 @@ public sealed class ScalarAuditTests
         big.Softplus().sum().backward();
         Assert.False(big.grad!.isnan().any().item<bool>());
     }
+
+    [Theory]
+    [InlineData(0.0, false)]
+    [InlineData(0.01, true)]
+    public void RootedAdamW_steps_like_TorchSharp(double weightDecay, bool adamW)
+    {
+        // Same update as TorchSharp's AdamW (and, without decay, Adam), parameter by parameter, over several steps.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(5);
+        var a = nn.Linear(6, 3); var b = nn.Linear(6, 3);
+        b.load_state_dict(a.state_dict());
+        using var reference = adamW ? (TorchSharp.Modules.OptimizerHelper)torch.optim.AdamW(a.parameters(), 0.01, weight_decay: weightDecay)
+                                    : torch.optim.Adam(a.parameters(), 0.01);
+        using var rooted = new RootedAdamW(b.parameters(), 0.01, weightDecay: weightDecay);
+        var x = torch.randn(8, 6); var y = torch.randn(8, 3);
+        for (int step = 0; step < 5; step++)
+        {
+            reference.zero_grad(); nn.functional.mse_loss(a.call(x), y).backward(); reference.step();
+            rooted.zero_grad(); nn.functional.mse_loss(b.call(x), y).backward(); rooted.step();
+        }
+        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            Assert.True(pa.allclose(pb, 1e-6, 1e-7), $"{name} differs after 5 steps");
+    }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Core.Text;
 using MLNetExtensions.Transforms.Language;
 using TorchSharp;
@@ -42,7 +43,7 @@ public static class PolicySft
         int max = rows.Max(r => r.Ids.Length);
         if (max > policy.Config.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(data), $"PolicySft.Train: a prompt + answer has {max} tokens; the policy has {policy.Config.MaxPositions} positions.");
-        using var opt = torch.optim.Adam(policy.parameters(), o.LearningRate);
+        using var opt = new RootedAdamW(policy.parameters(), o.LearningRate);
         var rng = new Random(o.Seed);
         var losses = new List<double>();
         policy.train();

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using System.Diagnostics;
 using MLNetExtensions.Core.Text;
 using MLNetExtensions.Transforms.Language;
@@ -41,7 +42,7 @@ public sealed class PpoTrainer : IDisposable
         _o.Validate();
         foreach (var p in _reference.parameters()) p.requires_grad_(false);
         _reference.eval();
-        _opt = torch.optim.Adam(_policy.parameters().Concat(_value.parameters()), _o.LearningRate, eps: _o.AdamEps);
+        _opt = new RootedAdamW(_policy.parameters().Concat(_value.parameters()), _o.LearningRate, eps: _o.AdamEps);
         int rows = _o.PromptsPerRollout * _o.SamplesPerPrompt;
         _totalUpdates = _o.Steps * _o.PpoEpochs * ((rows + _o.MiniBatchSize - 1) / _o.MiniBatchSize);
     }
