@@ -1,3 +1,4 @@
+using MLNetExtensions.Tests.Infrastructure;
 using System.Diagnostics;
 using System.Text;
 using MLNetExtensions.Transforms.Language;
@@ -19,10 +20,9 @@ public class PpoOracleCheck
     private readonly ITestOutputHelper _out;
     public PpoOracleCheck(ITestOutputHelper o) => _out = o;
 
-    [Fact]
+    [OptInFact("MLNETEXT_LONG")]
     public void OracleRewardImprovesEveryAspect()
     {
-        if (Environment.GetEnvironmentVariable("MLNETEXT_LONG") != "1") return;
         int steps = int.Parse(Environment.GetEnvironmentVariable("MLNETEXT_RMS_STEPS") ?? "60");
         string outPath = Environment.GetEnvironmentVariable("MLNETEXT_RMS_OUT") ?? Path.Combine(Path.GetTempPath(), "ppo-oracle.csv");
         torch.set_num_threads(1);
