@@ -6,6 +6,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
 {
     ["tinyvim"] = TinyViMBench.Run,
     ["convcheck"] = ConvCheck.Run,
+    ["onednn-probe"] = OneDnnProbe.Run,
     ["slab"] = a => { SlabBenchmark.Run(a); return 0; },
     ["ssa"] = a => { SsaBenchmark.Run(a); return 0; },
     ["squeezetime"] = SqueezeTimeBench.Run,

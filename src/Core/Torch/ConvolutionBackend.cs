@@ -5,13 +5,23 @@ using static TorchSharp.torch;
 namespace MLNetExtensions.Core.Torch;
 
 /// <summary>
-/// Guards against a wrong-results fault of libtorch 2.10's oneDNN (MKLDNN) float32 convolutions seen on AVX-512
-/// AMD EPYC machines: ordinary shapes (e.g. 24→8, 5×5, stride 2 on 64×64) come out off by ~16 against float64.
-/// <see cref="EnsureCorrect"/> runs those shapes once per process in float32 and float64 (<see cref="ProbeError"/>,
-/// for diagnostics) and switches oneDNN off whatever the result, because the fault is intermittent (a clean first
-/// probe was later followed by NaN forwards in the same process). The switch is
-/// <c>at::globalContext().setUserEnabledMkldnn(false)</c>, which TorchSharp does not expose; ATen's own kernels are
-/// then used: correct, and for this suite's small convolutions not slower. Set <c>MLNETEXT_KEEP_MKLDNN=1</c> to skip.
+/// Chooses, once per process, how LibTorch runs float32 convolutions: with oneDNN (MKLDNN, fast) wherever it computes
+/// correctly, and with ATen's own im2col + GEMM kernels where it does not.
+/// <para>
+/// The fault (benchmarks <c>-- onednn-probe</c>, docs/benchmarks.md "oneDNN policy"): on the AMD EPYC family-26 VMs this
+/// project runs on, libtorch 2.10's oneDNN returns wrong float32 convolutions for some shapes, deterministically — every
+/// call, 1 or 2 threads — with its AVX-512 kernels (e.g. 24→8, 5×5, stride 2 on 64×64) and with its AVX/AVX2 kernels
+/// (e.g. 12→10, 3×3 on 10×5); capped at SSE4.1 it is correct. ATen's kernels are correct everywhere.
+/// </para>
+/// <para>
+/// Policy (<see cref="Mode"/>, or <c>MLNETEXT_ONEDNN</c> = <c>auto</c> | <c>on</c> | <c>off</c> | an oneDNN ISA name such as
+/// <c>sse41</c>/<c>avx2</c>): <c>auto</c> caps oneDNN at SSE4.1 on CPUs of the known-bad rule (<see cref="KnownBadCpu"/>),
+/// then runs <see cref="Probe"/> (the shapes that were wrong, float32 vs float64) and switches oneDNN off if any is wrong.
+/// On other machines oneDNN stays on at full speed. <c>on</c> keeps libtorch's default; <c>off</c> always uses ATen.
+/// An ISA cap only works before the process's first oneDNN convolution (oneDNN reads it once), so the suite applies it
+/// in its first trainer/transformer; a host that runs its own convolutions first sets <c>ONEDNN_MAX_CPU_ISA</c> itself.
+/// <c>MLNETEXT_KEEP_MKLDNN=1</c> (older name) means <c>on</c>.
+/// </para>
 /// </summary>
 public static class ConvolutionBackend
 {
@@ -28,14 +38,50 @@ public static class ConvolutionBackend
     [return: MarshalAs(UnmanagedType.U1)]
     private static extern bool UserEnabledMkldnn(IntPtr context);
 
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr GetEnv(string name);
+
+    /// <summary>The ISA the known-bad rule caps oneDNN at: the highest one measured correct on those CPUs.</summary>
+    public const string SafeIsa = "SSE41";
+
+    /// <summary>Largest relative error <see cref="Probe"/> accepts (float32 rounding is ~1e-6 on these shapes; the fault is ≥ 0.1).</summary>
+    public const double Tolerance = 1e-3;
+
     private static readonly object Gate = new();
     private static bool _checked;
+    private static string? _mode;
 
-    /// <summary>Largest float32-vs-float64 error of the probe convolutions before any change (null until checked).</summary>
+    /// <summary>
+    /// The policy: "auto" (default), "on", "off", or an oneDNN ISA name ("sse41", "avx2", "avx512_core", …) = oneDNN
+    /// capped at that ISA. Read from <c>MLNETEXT_ONEDNN</c> unless set here; setting it after the check has run throws.
+    /// </summary>
+    public static string Mode
+    {
+        get => _mode ?? EnvironmentMode();
+        set
+        {
+            var mode = Normalise(value, nameof(Mode));
+            lock (Gate)
+            {
+                if (_checked) throw new InvalidOperationException(
+                    $"ConvolutionBackend.Mode must be set before the first trainer or transformer runs (the backend was already chosen: {Decision}).");
+                _mode = mode;
+            }
+        }
+    }
+
+    /// <summary>Largest float32-vs-float64 relative error of the probe convolutions under the first setting tried (null until checked).</summary>
     public static double? ProbeError { get; private set; }
-    /// <summary>True when the check switched oneDNN off.</summary>
+    /// <summary>True when oneDNN was switched off (policy "off", or the probe failed).</summary>
     public static bool DisabledOneDnn { get; private set; }
-    /// <summary>Why the native switch could not be reached, if it could not.</summary>
+    /// <summary>The ISA cap this process set (null when none).</summary>
+    public static string? IsaCap { get; private set; }
+    /// <summary>What was chosen and why, for logs and diagnostics (null until checked).</summary>
+    public static string? Decision { get; private set; }
+    /// <summary>Why the native switch could not be reached, or why the chosen backend is still wrong, if so.</summary>
     public static string? Failure { get; private set; }
 
     /// <summary>Whether libtorch currently uses oneDNN for convolutions (null when the switch is unreachable).</summary>
@@ -44,37 +90,107 @@ public static class ConvolutionBackend
         get { try { return UserEnabledMkldnn(GlobalContext()); } catch (Exception e) when (IsNative(e)) { return null; } }
     }
 
-    /// <summary>Runs the check once per process (cheap: three small convolutions). Thread-safe.</summary>
+    /// <summary>Applies the policy once per process (cheap: a few small convolutions). Thread-safe.</summary>
     public static void EnsureCorrect()
     {
         lock (Gate)
         {
             if (_checked) return;
             _checked = true;
-            if (Environment.GetEnvironmentVariable("MLNETEXT_KEEP_MKLDNN") == "1") return;
-            ProbeError = Probe();
-            // Switch oneDNN off even when the probe passes: the fault is intermittent. Measured 2026-11-28 in one test
-            // process: the probe was 1.5e-5 at start, then a SqueezeTime forward went NaN in 8 of 24 train-mode batches
-            // and the same probe was off by 16.6 afterwards. A clean first probe proves nothing.
+            var mode = Mode;
+            try
             {
-                try
+                if (mode == "off") { SetOneDnn(false); Decision = "oneDNN off (policy off)"; Verify(); return; }
+                string? hostCap = Marshal.PtrToStringAnsi(GetEnv("ONEDNN_MAX_CPU_ISA"));
+                if (mode == "auto" && hostCap is null && KnownBadCpu()) CapOneDnnIsa(SafeIsa);
+                else if (mode is not ("auto" or "on") && hostCap is null) CapOneDnnIsa(mode);
+                SetUserEnabledNNPACK(GlobalContext(), false); // cannot initialise on these CPUs; warns on every conv
+                ProbeError = Probe();
+                string isa = IsaCap ?? hostCap ?? "default ISA";
+                if (mode == "on" || ProbeError <= Tolerance || mode != "auto")
                 {
-                    SetUserEnabledMkldnn(GlobalContext(), false);
-                    // Without oneDNN, libtorch tries NNPACK next, which cannot initialise on these CPUs and then logs a
-                    // warning on every convolution; ATen's im2col + GEMM path is what remains.
-                    SetUserEnabledNNPACK(GlobalContext(), false);
-                    DisabledOneDnn = true;
-                    var after = Probe();
-                    if (after > 1e-3) Failure = $"convolutions are still off by {after:E2} with oneDNN disabled";
+                    Decision = $"oneDNN on ({isa}; policy {mode}; probe {ProbeError:E1})";
+                    if (ProbeError > Tolerance) Failure = $"oneDNN convolutions are off by {ProbeError:E2} (relative) under policy '{mode}'";
+                    return;
                 }
-                catch (Exception e) when (IsNative(e)) { Failure = e.Message; }
+                SetOneDnn(false);
+                Decision = $"oneDNN off (probe {ProbeError:E1} with oneDNN at {isa} > {Tolerance:E0}; policy auto)";
+                Verify();
             }
+            catch (Exception e) when (IsNative(e)) { Failure = e.Message; Decision = $"unchanged ({e.GetType().Name})"; }
         }
+    }
+
+    private static void Verify()
+    {
+        DisabledOneDnn = true;
+        var after = Probe();
+        if (after > Tolerance) Failure = $"convolutions are still off by {after:E2} with oneDNN disabled";
+    }
+
+    /// <summary>
+    /// The known-bad rule: AMD family 26 (Zen 5) CPUs under a hypervisor, where the probe found oneDNN's AVX and AVX-512
+    /// kernels wrong. Reads /proc/cpuinfo (Linux); false elsewhere.
+    /// </summary>
+    public static bool KnownBadCpu()
+    {
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo")) return false;
+            string vendor = "", family = "", flags = "";
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+            {
+                var i = line.IndexOf(':');
+                if (i < 0) { if (vendor.Length > 0) break; continue; }
+                var key = line[..i].Trim(); var value = line[(i + 1)..].Trim();
+                if (key == "vendor_id") vendor = value;
+                else if (key == "cpu family") family = value;
+                else if (key == "flags") flags = value;
+            }
+            return vendor == "AuthenticAMD" && family == "26" && (" " + flags + " ").Contains(" hypervisor ", StringComparison.Ordinal);
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>Switches libtorch's oneDNN convolutions on or off for this process (NNPACK stays off: it cannot initialise on these CPUs).</summary>
+    public static void SetOneDnn(bool enabled)
+    {
+        SetUserEnabledMkldnn(GlobalContext(), enabled);
+        SetUserEnabledNNPACK(GlobalContext(), false);
+    }
+
+    /// <summary>
+    /// Caps oneDNN's instruction set (<c>ONEDNN_MAX_CPU_ISA</c>, e.g. "SSE41", "AVX2") in the process environment that
+    /// oneDNN reads (libc's, which .NET's Environment.SetEnvironmentVariable does not change). oneDNN reads it once, at
+    /// its first primitive, so this only takes effect before the first oneDNN convolution of the process.
+    /// </summary>
+    public static void CapOneDnnIsa(string isa)
+    {
+        isa = isa.ToUpperInvariant();
+        if (SetEnv("ONEDNN_MAX_CPU_ISA", isa, 1) != 0) throw new InvalidOperationException($"setenv(ONEDNN_MAX_CPU_ISA={isa}) failed");
+        IsaCap = isa;
+    }
+
+    private static string EnvironmentMode()
+    {
+        if (Environment.GetEnvironmentVariable("MLNETEXT_KEEP_MKLDNN") == "1") return "on";
+        var v = Environment.GetEnvironmentVariable("MLNETEXT_ONEDNN");
+        return string.IsNullOrWhiteSpace(v) ? "auto" : Normalise(v, "MLNETEXT_ONEDNN");
+    }
+
+    private static readonly string[] Isas = ["sse41", "avx", "avx2", "avx2_vnni", "avx2_vnni_2", "avx512_core", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_fp16", "avx512_core_amx", "avx10_1_512", "avx10_1_512_amx", "avx10_1_512_amx_fp16", "avx10_2_512", "avx10_2_512_amx_2", "default"];
+
+    private static string Normalise(string value, string source)
+    {
+        var v = value.Trim().ToLowerInvariant();
+        if (v is "auto" or "on" or "off" || Isas.Contains(v)) return v;
+        throw new ArgumentException($"{source}: '{value}' is not a oneDNN policy; expected auto, on, off or an ISA name ({string.Join(", ", Isas)}).");
     }
 
     private static bool IsNative(Exception e) => e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException;
 
-    /// <summary>Max |float32 − float64| over shapes that the faulty oneDNN got wrong.</summary>
+    /// <summary>Max |float32 − float64| / max |float64| over the shapes that oneDNN got wrong on the known-bad CPUs.</summary>
     public static double Probe()
     {
         using var scope = torch.NewDisposeScope();
@@ -87,14 +203,16 @@ public static class ConvolutionBackend
             var s = new[] { stride, stride }; var p = new[] { padding, padding };
             var f32 = nn.functional.conv2d(x, w, strides: s, padding: p, groups: groups);
             var f64 = nn.functional.conv2d(x.to(float64), w.to(float64), strides: s, padding: p, groups: groups);
-            return (f32.to(float64) - f64).abs().max().item<double>();
+            var err = (f32.to(float64) - f64).abs().max().item<double>() / Math.Max(f64.abs().max().item<double>(), 1e-12);
+            return double.IsNaN(err) ? double.PositiveInfinity : err;
         }
         return new[]
         {
-            Err(new long[] { 2, 24, 64, 64 }, new long[] { 8, 24, 5, 5 }, 2, 2),
-            Err(new long[] { 2, 12, 10, 5 }, new long[] { 10, 12, 3, 3 }, 1, 1),
-            Err(new long[] { 2, 3, 64, 64 }, new long[] { 8, 3, 3, 3 }, 2, 1),
-            Err(new long[] { 2, 16, 16, 16 }, new long[] { 16, 1, 7, 7 }, 1, 3, 16),
+            Err([2, 24, 64, 64], [8, 24, 5, 5], 2, 2),
+            Err([2, 12, 10, 5], [10, 12, 3, 3], 1, 1),
+            Err([2, 16, 10, 5], [16, 16, 7, 7], 1, 3),
+            Err([2, 3, 64, 64], [8, 3, 3, 3], 2, 1),
+            Err([2, 16, 16, 16], [16, 1, 7, 7], 1, 3, 16),
         }.Max();
     }
 }
