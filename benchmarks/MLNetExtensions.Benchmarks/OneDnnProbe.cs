@@ -122,7 +122,7 @@ internal static class OneDnnProbe
         manual_seed(0);
         using (var st = new MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeModel(MLNetExtensions.Transforms.SqueezeTime.SqueezeTimeConfig.Tiny(numClasses: 4, frames: 8)))
         {
-            using var x = torch.rand(16, 3, 8, 32, 32);
+            using var x = torch.rand(new long[] { 16, 3, 8, 32, 32 });
             using var y = torch.randint(0, 4, 16);
             Console.WriteLine($"squeezetime-tiny-8x32-b16-train,{BenchArgs.MedianMs(3, () => { using var s = torch.NewDisposeScope(); st.zero_grad(); nn.functional.cross_entropy(st.call(x), y).backward(); }).ToString("F2", Inv)}");
             st.eval();

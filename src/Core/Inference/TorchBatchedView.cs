@@ -44,7 +44,12 @@ internal sealed class TorchBatchedView : IDataView
         private readonly TorchBatchedView _v;
         private readonly DataViewRowCursor? _lead;
         private readonly IRowReader[]? _readers;
-        private readonly HostBatch? _batch;
+        // Two host batches: while one is scored on the cursor's thread, the next is read from the lead cursor on a
+        // pool thread (when PrefetchInputs is on), so the input pipeline's work (image decode/resize, pixel
+        // conversion) overlaps the forward instead of adding to it.
+        private readonly HostBatch[] _batches = [];
+        private Task<int>? _pending;
+        private int _next;
         private object[][] _out = Array.Empty<object[]>();
         private int _rowInBatch = -1, _rowsInBatch;
 
@@ -55,19 +60,43 @@ internal sealed class TorchBatchedView : IDataView
             if (lead != null)
             {
                 _readers = v._inputs.Select(s => s.CreateReader(lead)).ToArray();
-                _batch = new HostBatch(v._inputs.SelectMany(s => s.Buffers()), v._parent.InferenceBatchSize);
+                int copies = v._parent.PrefetchInputs ? 2 : 1;
+                _batches = Enumerable.Range(0, copies)
+                    .Select(_ => new HostBatch(v._inputs.SelectMany(s => s.Buffers()), v._parent.InferenceBatchSize)).ToArray();
             }
+        }
+
+        private int Fill(HostBatch batch)
+        {
+            int rows = 0, cap = batch.Capacity;
+            while (rows < cap && _lead!.MoveNext()) { foreach (var r in _readers!) r.Read(batch, rows); rows++; }
+            batch.Count = rows;
+            return rows;
         }
 
         protected override void OnMoved()
         {
             if (_lead == null || ++_rowInBatch < _rowsInBatch) return;
-            int rows = 0, cap = _batch!.Capacity;
-            while (rows < cap && _lead.MoveNext()) { foreach (var r in _readers!) r.Read(_batch, rows); rows++; }
+            var batch = _batches[_next];
+            // GetAwaiter().GetResult() rethrows the reader's own exception, not an AggregateException.
+            int rows = _pending != null ? _pending.GetAwaiter().GetResult() : Fill(batch);
+            _pending = null;
             if (rows == 0) throw new InvalidOperationException("Input view returned fewer rows on the second cursor; it must be deterministic.");
-            _batch.Count = rows;
-            _out = _v._parent.Score(_batch, _v._inputs);
+            if (_batches.Length > 1 && rows == batch.Capacity)
+            {
+                _next ^= 1;
+                var other = _batches[_next];
+                _pending = Task.Run(() => Fill(other));
+            }
+            try { _out = _v._parent.Score(batch, _v._inputs); }
+            catch { DrainPending(); throw; }
             _rowsInBatch = rows; _rowInBatch = 0;
+        }
+
+        private void DrainPending()
+        {
+            try { _pending?.Wait(); } catch (AggregateException) { } // the scoring error is the one to report
+            _pending = null;
         }
 
         protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
@@ -75,7 +104,11 @@ internal sealed class TorchBatchedView : IDataView
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _lead?.Dispose();
+            if (disposing)
+            {
+                DrainPending(); // the reader must stop using the lead cursor before it is disposed
+                _lead?.Dispose();
+            }
             base.Dispose(disposing);
         }
     }

@@ -62,6 +62,13 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
     /// <summary>Rows per forward in <see cref="Transform"/> (saved with the model).</summary>
     public int InferenceBatchSize { get; set; }
 
+    /// <summary>
+    /// Whether <c>Transform</c> reads the next batch of input rows on a pool thread while the current batch is scored
+    /// (default true; two host batches in memory instead of one). Switch off when the input view must be cursored from
+    /// one thread only. Not saved with the model.
+    /// </summary>
+    public bool PrefetchInputs { get; set; } = Environment.GetEnvironmentVariable("MLNETEXT_PREFETCH") != "0";
+
     /// <summary>The serving inputs with run-time parts attached (e.g. a tokenizer); default the description's features.</summary>
     protected virtual IReadOnlyList<InputSpec> FeatureInputs => Description.Features.ToList();
 
