@@ -28,6 +28,12 @@ public static class SweepClusterExtensions
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, ParseEndpoint(options.PrimarySiloEndpoint));
         }
         silo.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            if (options.ProbeTimeout is { } probe) o.ProbeTimeout = probe;
+            if (options.NumMissedProbesLimit is { } missed) o.NumMissedProbesLimit = missed;
+            if (options.NumVotesForDeathDeclaration is { } votes) o.NumVotesForDeathDeclaration = votes;
+        });
         return silo.AddSweepWorker(w =>
         {
             w.MaxConcurrentTrialsPerWorker = options.Worker.MaxConcurrentTrialsPerWorker;
