@@ -16,6 +16,11 @@ public sealed class SweepSettings
     /// <summary>Duration of one toy trial in milliseconds. Default 1000.</summary>
     public int ToyMilliseconds { get; set; } = 1000;
 
+    /// <summary>Coordinator: wait for this many workers before the sweep starts (timings). Default 0.</summary>
+    public int WaitForWorkers { get; set; }
+    /// <summary>--in-process: torch threads of this process (the workers use SweepCluster:Worker:TorchThreadsPerTrial). Default 1.</summary>
+    public int TorchThreads { get; set; } = 1;
+
     public static SweepSettings From(IConfiguration configuration)
     {
         var s = new SweepSettings();
