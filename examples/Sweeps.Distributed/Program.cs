@@ -26,7 +26,6 @@ var cluster = SweepClusterOptions.FromConfiguration(builder.Configuration);
 var settings = SweepSettings.From(builder.Configuration);
 if (inProcess)
 {
-    if (settings.TorchThreads > 0) TorchSharp.torch.set_num_threads(settings.TorchThreads);
     using var plain = builder.Build();
     var plainLog = plain.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Program");
     var r = settings.Name == "toy" ? RunSweep(SweepDefinitions.Toy(settings), null, plainLog, CancellationToken.None) : RunSweep(SweepDefinitions.Mlp(settings), null, plainLog, CancellationToken.None);
@@ -85,10 +84,20 @@ SweepResult RunSweep<T>(OptionsSweep<T> sweep, ITrialExecutor? executor, ILogger
         p.Completed, p.Total, p.Trial.Parameters, p.Trial.Seed, sweep.MetricName, p.Trial.Metric, p.Trial.Worker ?? "this process", p.Trial.Duration.TotalSeconds,
         p.Trial.Error != null ? $" (failed: {p.Trial.Error})" : ""));
     var watch = System.Diagnostics.Stopwatch.StartNew();
-    var result = Task.Run(() => sweep.Run(ct)).GetAwaiter().GetResult();
+    var result = Task.Run(() =>
+    {
+        // In process, the trials run on this thread: LibTorch's OpenMP thread count is per calling thread, so set it here
+        // (as a worker does on each trial's thread).
+        if (executor == null && settings.TorchThreads > 0) TorchSharp.torch.set_num_threads(settings.TorchThreads);
+        return sweep.Run(ct);
+    }).GetAwaiter().GetResult();
     var ran = result.Trials.Where(t => !t.Resumed).ToArray();
     // One parsable line for the benchmark: the sweep's wall time and the trials' own time.
-    Console.WriteLine(FormattableString.Invariant($"SWEEP wall_s={watch.Elapsed.TotalSeconds:F3} trials={ran.Length} trial_s={ran.Sum(t => t.Duration.TotalSeconds):F3}"));
+    // busiest: the worker with the most trial time (the critical path); median: one trial's typical time.
+    var busiest = ran.GroupBy(t => t.Worker).OrderByDescending(g => g.Sum(t => t.Duration.TotalSeconds)).FirstOrDefault();
+    var sorted = ran.Select(t => t.Duration.TotalSeconds).Order().ToArray();
+    double busiestSeconds = busiest?.Sum(t => t.Duration.TotalSeconds) ?? 0, median = sorted.Length > 0 ? sorted[sorted.Length / 2] : 0;
+    Console.WriteLine(FormattableString.Invariant($"SWEEP wall_s={watch.Elapsed.TotalSeconds:F3} trials={ran.Length} trial_s={ran.Sum(t => t.Duration.TotalSeconds):F3} busiest_s={busiestSeconds:F3} busiest_n={busiest?.Count() ?? 0} median_s={median:F3}"));
     return result;
 }
 
