@@ -12,6 +12,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["squeezetime"] = SqueezeTimeBench.Run,
     ["geminifusion"] = GeminiFusionBench.Run,
     ["serving"] = ServingLoadBench.Run,
+    ["sweeps-distributed"] = SweepsDistributedBench.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

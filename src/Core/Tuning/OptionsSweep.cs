@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Microsoft.ML.Runtime;
 
 namespace MLNetExtensions.Core.Tuning;
@@ -8,10 +9,11 @@ namespace MLNetExtensions.Core.Tuning;
 /// evaluated <see cref="SeedsPerTrial"/> times, each trial on a fresh options object from the factory with the
 /// setting applied and the seed set, and scored by the caller's <c>evaluate</c>. Finished trials are appended to
 /// <see cref="ResultsPath"/> at once, so an interrupted sweep loses at most the trial in progress and a re-run with the
-/// same path resumes where it stopped.
+/// same path resumes where it stopped. The trials run through <see cref="Executor"/> (in this process by default;
+/// on a cluster with MLNetExtensions.Tuning.Orleans); the sweep alone writes the file, one row per (setting, repeat).
 /// </summary>
 /// <typeparam name="TOptions">The component's options class.</typeparam>
-public sealed class OptionsSweep<TOptions> where TOptions : class
+public sealed class OptionsSweep<TOptions> : ISweepTrialRunner where TOptions : class
 {
     private readonly Func<TOptions> _createOptions;
     private readonly Func<TOptions, TrialContext, CancellationToken, double> _evaluate;
@@ -65,8 +67,13 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
     /// on; false rethrows. Failed trials count as finished on resume. Default false.
     /// </summary>
     public bool ContinueOnTrialError { get; set; }
-    /// <summary>Receives a report after every finished trial, on the sweep's thread.</summary>
+    /// <summary>Receives a report after every finished trial, one at a time (on the sweep's thread with the in-process executor).</summary>
     public IProgress<SweepProgress>? Progress { get; set; }
+    /// <summary>
+    /// Runs the trials: <see cref="InProcessTrialExecutor"/> (one after another in this process) or a distributed
+    /// executor such as MLNetExtensions.Tuning.Orleans' <c>OrleansTrialExecutor</c>. Default in process.
+    /// </summary>
+    public ITrialExecutor Executor { get; set; } = InProcessTrialExecutor.Instance;
 
     private static bool IsTorchOptions => typeof(ISweepableOptions).IsAssignableFrom(typeof(TOptions));
 
@@ -117,19 +124,37 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
         }
 
         int resumed = done.Count;
+        var pending = new List<TrialRequest>();
         for (int s = 0; s < settings.Count; s++)
-        {
             for (int r = 0; r < SeedsPerTrial; r++)
+                if (!done.ContainsKey((s, r)))
+                    pending.Add(new TrialRequest(s, r, baseSeed + r, settings[s].Key, s * SeedsPerTrial + r, total));
+        var executor = Executor ?? throw new InvalidOperationException("Executor is null; use InProcessTrialExecutor.Instance for in-process trials.");
+        if (pending.Count > 0)
+        {
+            if (executor is not InProcessTrialExecutor) ch?.Info(MessageSensitivity.None, $"Executor: {executor.Description}.");
+            executor.Execute(this, pending, (request, outcome) =>
             {
-                if (done.ContainsKey((s, r))) continue;
-                cancellationToken.ThrowIfCancellationRequested();
-                var record = RunTrial(settings[s], s, r, baseSeed + r, total, cancellationToken);
+                // At-least-once executors may report a trial twice (re-run after its worker was lost): first one wins.
+                if (done.ContainsKey(request.Key)) return;
+                int s = request.SettingIndex;
+                if (outcome.Error != null && !ContinueOnTrialError)
+                {
+                    if (outcome.Exception != null) ExceptionDispatchInfo.Throw(outcome.Exception);
+                    throw new InvalidOperationException($"{request} [{settings[s]}] failed{On(outcome)}: {outcome.Error} " +
+                        "(set ContinueOnTrialError to record failed trials and go on).");
+                }
+                var record = new TrialRecord(s, request.Repeat, request.Seed, settings[s], outcome.Error != null ? double.NaN : outcome.Metric,
+                    outcome.Duration, outcome.Error, Resumed: false) { Worker = outcome.Worker };
                 file?.Append(record);
-                done[(s, r)] = record;
-                ch?.Info(MessageSensitivity.None, $"trial {s * SeedsPerTrial + r + 1}/{total} [{settings[s]}] seed {record.Seed}: {MetricName} {SweepValues.Display(record.Metric)}" +
-                    (record.Error != null ? $" (failed: {record.Error})" : "") + $" in {record.Duration.TotalSeconds:F1} s");
+                done[request.Key] = record;
+                ch?.Info(MessageSensitivity.None, $"trial {request.TrialIndex + 1}/{total} [{settings[s]}] seed {record.Seed}: {MetricName} {SweepValues.Display(record.Metric)}" +
+                    (record.Error != null ? $" (failed: {record.Error})" : "") + $" in {record.Duration.TotalSeconds:F1} s{On(outcome)}" +
+                    (outcome.Attempts > 1 ? $" (attempt {outcome.Attempts})" : ""));
                 Progress?.Report(new SweepProgress(done.Count, total, resumed, record, Summaries(settings, done).Best, clock.Elapsed));
-            }
+            }, cancellationToken);
+            var missing = pending.FirstOrDefault(p => !done.ContainsKey(p.Key));
+            if (missing != null) throw new InvalidOperationException($"The executor ({executor.Description}) returned without reporting {missing}.");
         }
 
         var result = Summaries(settings, done);
@@ -139,25 +164,38 @@ public sealed class OptionsSweep<TOptions> where TOptions : class
         return result;
     }
 
-    private TrialRecord RunTrial(ParameterSet setting, int s, int r, int seed, int total, CancellationToken ct)
+    private static string On(TrialOutcome o) => o.Worker != null ? $" on {o.Worker}" : "";
+
+    /// <inheritdoc/>
+    public TrialOutcome RunTrial(TrialRequest request, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        var settings = Tuner.Propose(Space.Parameters).Take(request.SettingIndex + 1).ToList();
+        if (request.SettingIndex < 0 || request.SettingIndex >= settings.Count || request.Repeat < 0)
+            throw new ArgumentException($"{request} is outside this sweep ({Tuner.Description} proposed {settings.Count} settings); " +
+                "the worker runs another version of the sweep definition than the coordinator.", nameof(request));
+        var setting = settings[request.SettingIndex];
+        if (setting.Key != request.ParameterKey)
+            throw new ArgumentException($"{request} is [{request.ParameterKey}] on the coordinator but [{setting.Key}] here; the worker runs " +
+                "another version of the sweep definition (space or tuner) than the coordinator.", nameof(request));
+
         var options = _createOptions() ?? throw new InvalidOperationException("The options factory returned null.");
         Space.Apply(options, setting);
         if (options is ISweepableOptions torch)
         {
-            torch.Seed = seed;
-            if (!torch.CancellationToken.CanBeCanceled) torch.CancellationToken = ct;
+            torch.Seed = request.Seed;
+            if (!torch.CancellationToken.CanBeCanceled) torch.CancellationToken = cancellationToken;
         }
-        var context = new TrialContext(s * SeedsPerTrial + r, s, r, seed, setting, total);
+        var context = new TrialContext(request.TrialIndex, request.SettingIndex, request.Repeat, request.Seed, setting, request.TotalTrials);
         var watch = Stopwatch.StartNew();
         try
         {
-            double metric = _evaluate(options, context, ct);
-            return new TrialRecord(s, r, seed, setting, metric, watch.Elapsed, null, Resumed: false);
+            double metric = _evaluate(options, context, cancellationToken);
+            return new TrialOutcome(metric, watch.Elapsed, null);
         }
-        catch (Exception e) when (ContinueOnTrialError && e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new TrialRecord(s, r, seed, setting, double.NaN, watch.Elapsed, $"{e.GetType().Name}: {e.Message}", Resumed: false);
+            return new TrialOutcome(double.NaN, watch.Elapsed, $"{e.GetType().Name}: {e.Message}") { Exception = e };
         }
     }
 

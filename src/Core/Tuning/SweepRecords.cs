@@ -18,7 +18,11 @@ public sealed record TrialContext(int TrialIndex, int SettingIndex, int Repeat, 
 /// <param name="Duration">Wall time of the evaluation.</param>
 /// <param name="Error">The failure message when the trial threw and <c>ContinueOnTrialError</c> was on; else null.</param>
 /// <param name="Resumed">True when read back from the results file rather than run now.</param>
-public sealed record TrialRecord(int SettingIndex, int Repeat, int Seed, ParameterSet Parameters, double Metric, TimeSpan Duration, string? Error, bool Resumed);
+public sealed record TrialRecord(int SettingIndex, int Repeat, int Seed, ParameterSet Parameters, double Metric, TimeSpan Duration, string? Error, bool Resumed)
+{
+    /// <summary>The worker that ran the trial with a distributed executor; null in process and for resumed trials (the CSV does not store it).</summary>
+    public string? Worker { get; init; }
+}
 
 /// <summary>A setting's metric over its seeds.</summary>
 /// <param name="SettingIndex">0-based setting index.</param>
