@@ -47,14 +47,8 @@ FustalTeacherTransformer Teacher(double crossVideo)
 
 Dictionary<string, IReadOnlyList<ActionInstance>> Truth(List<SyntheticVideo> v) => v.ToDictionary(x => x.Id,
     x => (IReadOnlyList<ActionInstance>)x.InstancesInSeconds(SyntheticUntrimmedDataView.SecondsPerSnippet).Select(i => new ActionInstance(i.ClassIndex, i.Start, i.End)).ToList());
-Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix)
-{
-    var ids = scored.GetColumn<ReadOnlyMemory<char>>("VideoId").Select(x => x.ToString()).ToList();
-    var s = scored.GetColumn<VBuffer<float>>(prefix + "Start").ToList(); var e = scored.GetColumn<VBuffer<float>>(prefix + "End").ToList();
-    var c = scored.GetColumn<VBuffer<float>>(prefix + "Score").ToList(); var l = scored.GetColumn<VBuffer<uint>>(prefix + "Label").ToList();
-    return ids.Select((id, i) => (id, (IReadOnlyList<TemporalProposal>)Enumerable.Range(0, s[i].Length)
-        .Select(j => new TemporalProposal((int)l[i].GetValues()[j] - 1, c[i].GetValues()[j], s[i].GetValues()[j], e[i].GetValues()[j])).ToList())).ToDictionary(x => x.id, x => x.Item2);
-}
+// One pass with copies (ProposalColumns): GetColumn<VBuffer<T>>().ToList() shares one buffer across rows.
+Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix) => ProposalColumns.Read(scored, prefix);
 double[] Maps(TemporalDetectionMetrics m) => m.Thresholds.Select(m.MeanAveragePrecisionAt).Append(m.AverageMeanAveragePrecision).ToArray();
 
 // ---- teachers (cross-video contrast on / off) ------------------------------------------------------------------
