@@ -11,6 +11,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["squeezetime"] = SqueezeTimeBench.Run,
     ["geminifusion"] = GeminiFusionBench.Run,
     ["serving"] = ServingLoadBench.Run,
+    ["fustal"] = FustalBench.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {
