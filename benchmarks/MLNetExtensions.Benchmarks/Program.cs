@@ -13,6 +13,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["geminifusion"] = GeminiFusionBench.Run,
     ["serving"] = ServingLoadBench.Run,
     ["sweeps-distributed"] = SweepsDistributedBench.Run,
+    ["fustal"] = FustalBench.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

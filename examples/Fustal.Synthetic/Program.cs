@@ -47,14 +47,8 @@ FustalTeacherTransformer Teacher(double crossVideo)
 
 Dictionary<string, IReadOnlyList<ActionInstance>> Truth(List<SyntheticVideo> v) => v.ToDictionary(x => x.Id,
     x => (IReadOnlyList<ActionInstance>)x.InstancesInSeconds(SyntheticUntrimmedDataView.SecondsPerSnippet).Select(i => new ActionInstance(i.ClassIndex, i.Start, i.End)).ToList());
-Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix)
-{
-    var ids = scored.GetColumn<ReadOnlyMemory<char>>("VideoId").Select(x => x.ToString()).ToList();
-    var s = scored.GetColumn<VBuffer<float>>(prefix + "Start").ToList(); var e = scored.GetColumn<VBuffer<float>>(prefix + "End").ToList();
-    var c = scored.GetColumn<VBuffer<float>>(prefix + "Score").ToList(); var l = scored.GetColumn<VBuffer<uint>>(prefix + "Label").ToList();
-    return ids.Select((id, i) => (id, (IReadOnlyList<TemporalProposal>)Enumerable.Range(0, s[i].Length)
-        .Select(j => new TemporalProposal((int)l[i].GetValues()[j] - 1, c[i].GetValues()[j], s[i].GetValues()[j], e[i].GetValues()[j])).ToList())).ToDictionary(x => x.id, x => x.Item2);
-}
+// One pass with copies (ProposalColumns): GetColumn<VBuffer<T>>().ToList() shares one buffer across rows.
+Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix) => ProposalColumns.Read(scored, prefix);
 double[] Maps(TemporalDetectionMetrics m) => m.Thresholds.Select(m.MeanAveragePrecisionAt).Append(m.AverageMeanAveragePrecision).ToArray();
 
 // ---- teachers (cross-video contrast on / off) ------------------------------------------------------------------
@@ -167,22 +161,28 @@ if (seed == 1 && fullStudent != null)
     var pp = Segments(ml.TemporalLocalization().Transforms.SelectPseudoLabels(gammaBest, 0.4).Fit(teacherTest).Transform(teacherTest), "Pseudo");
     var sp = Segments(fullStudent.Transform(test), "Segment");
     var truth = Truth(testV);
-    foreach (var v in testV)
+    foreach (var v in testV.Take(12))
     {
         double dur = v.Length * SyntheticUntrimmedDataView.SecondsPerSnippet;
-        var chart = new PngChart { Title = $"{v.Id}: ground truth / teacher / pseudo labels / student (score ≥ 0.3, height = class + 1)", XLabel = "seconds", YLabel = "track" };
-        void Track(string label, double y, IEnumerable<(int Cls, double S, double E)> segs)
+        var chart = new PngChart { Title = $"{v.Id}: 3 ground truth, 2 teacher (score ≥ 0.3), 1 pseudo labels, 0 student (score ≥ 0.3)", XLabel = "seconds", YLabel = "track" };
+        var tracks = new (double Y, IEnumerable<(int Cls, double S, double E)> Segs)[]
         {
-            var xs = new List<double> { 0 }; var ys = new List<double> { y };
-            foreach (var (c, s, e) in segs.OrderBy(x => x.S)) { xs.AddRange(new[] { s, s, e, e }); ys.AddRange(new[] { y, y + 0.15 * (c + 1), y + 0.15 * (c + 1), y }); }
-            xs.Add(dur); ys.Add(y);
-            chart.AddLine(label, xs, ys);
+            (3, truth[v.Id].Select(g => (g.ClassIndex, g.Start, g.End))),
+            (2, tp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
+            (1, pp[v.Id].Select(p => (p.ClassIndex, p.Start, p.End))),
+            (0, sp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
+        };
+        // One scatter series per class (series order = palette order, so a class has the same colour in every file):
+        // a segment is a row of dots at its track's height, overlapping segments of a track stacked slightly.
+        var segs = tracks.SelectMany(t => t.Segs.Select((x, i) => (t.Y, x.Cls, x.S, x.E, i))).ToList();
+        for (int c = 0; c < data.NumClasses; c++)
+        {
+            var pts = segs.Where(x => x.Cls == c).SelectMany(x => Enumerable.Range(0, 1 + (int)((x.E - x.S) / (dur / 250)))
+                .Select(k => (X: x.S + k * dur / 250, Y: x.Y + 0.06 * (x.i % 4)))).ToList();
+            chart.AddScatter($"class c{c}", pts.Select(q => q.X).DefaultIfEmpty(0), pts.Select(q => q.Y).DefaultIfEmpty(-0.3));
         }
-        Track("ground truth", 3, truth[v.Id].Select(g => (g.ClassIndex, g.Start, g.End)));
-        Track("teacher", 2, tp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End)));
-        Track("pseudo labels", 1, pp[v.Id].Select(p => (p.ClassIndex, p.Start, p.End)));
-        Track("student", 0, sp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End)));
-        chart.Save(Path.Combine(tl, v.Id + ".png"), 900, 360);
+        chart.AddLine("video extent", new[] { 0.0, dur }, new[] { -0.3, -0.3 });
+        chart.Save(Path.Combine(tl, v.Id + ".png"), 1000, 380);
     }
 }
 fullStudent?.Dispose();

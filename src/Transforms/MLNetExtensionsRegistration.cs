@@ -28,6 +28,7 @@ public static class MLNetExtensionsRegistration
         Transforms.VisionLanguage.VisionLanguageTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.FustalTeacherTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.PseudoLabelSelectionTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.SnippetFeatureFilesTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.FustalStudentTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }

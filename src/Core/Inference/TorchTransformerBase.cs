@@ -356,7 +356,12 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
 
     /// <summary>Registers <paramref name="type"/>'s private static <c>Create(IHostEnvironment, object)</c> as its loader.</summary>
     protected static void RegisterLoader(ComponentCatalog catalog, Type type, string loaderSignature) =>
-        MLNetInternals.RegisterLoader(catalog, type, loaderSignature,
-            type.GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static, new[] { typeof(IHostEnvironment), typeof(object) })
-                ?? throw new InvalidOperationException($"{type.Name} has no private static Create(IHostEnvironment, object) loader."));
+        MLNetInternals.RegisterCreateLoader(catalog, type, loaderSignature);
+
+    /// <summary>Opens a version-2 model zip of <paramref name="type"/> and reads it (<see cref="LoadV2"/>): a loader's whole body.</summary>
+    private protected static Loaded OpenV2(IHostEnvironment env, object ctx, MLNetInternals.ModelVersion version, Type type)
+    {
+        var load = MLNetInternals.OpenLoad(ctx, version, type);
+        return LoadV2(env, load, type, load.Reader.ReadString());
+    }
 }

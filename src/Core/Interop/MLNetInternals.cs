@@ -153,6 +153,12 @@ internal static class MLNetInternals
     /// Tells <paramref name="catalog"/> that models saved with <paramref name="loaderSignature"/> are created by
     /// <paramref name="create"/>, a static <c>(IHostEnvironment env, object ctx)</c> method returning the transformer.
     /// </summary>
+    /// <summary>Registers <paramref name="type"/>'s private static <c>Create(IHostEnvironment, object)</c> as its loader.</summary>
+    internal static void RegisterCreateLoader(ComponentCatalog catalog, Type type, string loaderSignature) =>
+        RegisterLoader(catalog, type, loaderSignature,
+            type.GetMethod("Create", BindingFlags.NonPublic | BindingFlags.Static, new[] { typeof(Microsoft.ML.Runtime.IHostEnvironment), typeof(object) })
+                ?? throw new InvalidOperationException($"{type.Name} has no private static Create(IHostEnvironment, object) loader."));
+
     internal static void RegisterLoader(ComponentCatalog catalog, Type instanceType, string loaderSignature, MethodInfo create)
     {
         if (!Registered.TryAdd((catalog, loaderSignature), true)) return;

@@ -52,6 +52,22 @@ public static class FustalCatalog
         return new PseudoLabelSelectionEstimator(catalog.Context, options);
     }
 
+    /// <summary>
+    /// Loads per-video snippet features (NumPy <c>.npy</c> files of shape T×<paramref name="featureSize"/>, e.g. I3D
+    /// features) named in <paramref name="inputColumnName"/> into a variable-length feature-sequence column.
+    /// </summary>
+    /// <param name="catalog">The temporal localisation transforms catalog.</param>
+    /// <param name="featureSize">D, values per snippet every file must have.</param>
+    /// <param name="outputColumnName">Feature-sequence column added (Vector&lt;Single&gt; of T·D values).</param>
+    /// <param name="inputColumnName">Text column of .npy paths.</param>
+    /// <param name="folder">Folder relative paths resolve against; null = the current directory.</param>
+    public static SnippetFeatureFilesEstimator LoadSnippetFeatures(this TemporalLocalizationCatalog.TemporalLocalizationTransforms catalog,
+        int featureSize, string outputColumnName = "Features", string inputColumnName = "FeaturePath", string? folder = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new SnippetFeatureFilesEstimator(catalog.Context, new SnippetFeatureFilesColumn(outputColumnName, inputColumnName, featureSize, folder));
+    }
+
     /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalStudent"/> from full options.</summary>
     public static FustalStudent FustalStudent(this TemporalLocalizationCatalog.TemporalLocalizationTrainers catalog, FustalStudent.Options options)
     {

@@ -79,8 +79,7 @@ public sealed class FustalStudentTransformer : TorchTransformerBase
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static FustalStudentTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(FustalStudentTransformer));
-        var l = LoadV2(env, load, typeof(FustalStudentTransformer), load.Reader.ReadString());
+        var l = OpenV2(env, ctx, Version, typeof(FustalStudentTransformer));
         return new FustalStudentTransformer(env, l.Description, l.Network, l.Device);
     }
 

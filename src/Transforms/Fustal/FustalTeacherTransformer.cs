@@ -83,8 +83,7 @@ public sealed class FustalTeacherTransformer : TorchTransformerBase
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static FustalTeacherTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(FustalTeacherTransformer));
-        var l = LoadV2(env, load, typeof(FustalTeacherTransformer), load.Reader.ReadString());
+        var l = OpenV2(env, ctx, Version, typeof(FustalTeacherTransformer));
         return new FustalTeacherTransformer(env, l.Description, l.Network, l.Device);
     }
 

@@ -14,7 +14,7 @@ namespace MLNetExtensions.Transforms.Fustal;
 /// as the input classes) and the densities of all input proposals (<c>PseudoDensity</c>). No training: the estimator's
 /// Fit only checks the schema. Lazy, row by row; <c>PredictionEngine</c> and <c>Save/Load</c> work.
 /// </summary>
-public sealed class PseudoLabelSelectionTransformer : ITransformer
+public sealed class PseudoLabelSelectionTransformer : AppendedColumnsTransformer
 {
     internal const string LoaderSignature = "MLNetExtFustalSelect";
     private static readonly MLNetInternals.ModelVersion Version = new("MLXTFSEL", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
@@ -32,9 +32,7 @@ public sealed class PseudoLabelSelectionTransformer : ITransformer
     public PseudoLabelSelectionOptions Options { get; }
 
     /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    private string[] Inputs => new[] { Options.InputStartColumnName, Options.InputEndColumnName, Options.InputScoreColumnName, Options.InputLabelColumnName };
+    protected override string[] SourceColumns => new[] { Options.InputStartColumnName, Options.InputEndColumnName, Options.InputScoreColumnName, Options.InputLabelColumnName };
 
     /// <summary>Checks the four proposal columns (three Vector&lt;Single&gt;, one Vector&lt;Key&lt;UInt32&gt;&gt;); returns the label column.</summary>
     internal static DataViewSchema.Column Check(DataViewSchema schema, PseudoLabelSelectionOptions o)
@@ -52,38 +50,23 @@ public sealed class PseudoLabelSelectionTransformer : ITransformer
     }
 
     /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    protected override void AddOutputColumns(DataViewSchema input, DataViewSchema.Builder b)
     {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        var label = Check(inputSchema, Options);
+        var label = Check(input, Options);
         var names = Options.OutputColumns;
-        var b = new DataViewSchema.Builder();
-        b.AddColumns(inputSchema);
         var floats = new VectorDataViewType(NumberDataViewType.Single);
         b.AddColumn(names[0], floats);
         b.AddColumn(names[1], floats);
         b.AddColumn(names[2], floats);
         b.AddColumn(names[3], new VectorDataViewType(((VectorDataViewType)label.Type).ItemType), label.Annotations);
         b.AddColumn(names[4], floats);
-        return b.ToSchema();
     }
 
     /// <inheritdoc/>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new View(this, input);
-    }
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        return new Mapper(this, inputSchema);
-    }
+    protected override RowGetters MakeGetters(DataViewRow input) => new RowSelection(this, input);
 
     /// <summary>Selection of one row, computed once per row position and shared by the five getters.</summary>
-    private sealed class RowSelection
+    private sealed class RowSelection : RowGetters
     {
         private readonly PseudoLabelSelectionTransformer _p;
         private readonly DataViewRow _row;
@@ -128,30 +111,18 @@ public sealed class PseudoLabelSelectionTransformer : ITransformer
             _position = _row.Position;
         }
 
-        public ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output)
+        public override ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output)
         {
             if (output == 3)
-            {
-                if (typeof(TValue) != typeof(VBuffer<uint>)) throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
-                ValueGetter<VBuffer<uint>> g = (ref VBuffer<uint> dst) => { Compute(); Copy(_labels, ref dst); };
-                return (ValueGetter<TValue>)(Delegate)g;
-            }
-            if (typeof(TValue) != typeof(VBuffer<float>)) throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
+                return Typed<TValue, VBuffer<uint>>((ref VBuffer<uint> dst) => { Compute(); CopyTo<uint>(_labels, ref dst); }, column);
             int slot = output == 4 ? 3 : output;
-            ValueGetter<VBuffer<float>> f = (ref VBuffer<float> dst) => { Compute(); Copy(_floats[slot], ref dst); };
-            return (ValueGetter<TValue>)(Delegate)f;
-        }
-
-        private static void Copy<T>(T[] src, ref VBuffer<T> dst)
-        {
-            var editor = VBufferEditor.Create(ref dst, src.Length);
-            src.CopyTo(editor.Values);
-            dst = editor.Commit();
+            return Typed<TValue, VBuffer<float>>((ref VBuffer<float> dst) => { Compute(); CopyTo<float>(_floats[slot], ref dst); }, column);
         }
     }
 
     // ---- persistence --------------------------------------------------------------------------------------------
-    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+    /// <inheritdoc/>
+    protected override void SaveModel(ModelSaveContext ctx) =>
         MLNetInternals.Save(ctx, Version, typeof(PseudoLabelSelectionTransformer), w => w.Write(JsonSerializer.Serialize(Options)),
             Array.Empty<(string, Action<BinaryWriter>)>());
 
@@ -165,75 +136,7 @@ public sealed class PseudoLabelSelectionTransformer : ITransformer
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>
-        MLNetInternals.RegisterLoader(catalog, typeof(PseudoLabelSelectionTransformer), LoaderSignature,
-            typeof(PseudoLabelSelectionTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
-
-    // ---- Transform: a lazy view ---------------------------------------------------------------------------------
-    private sealed class View : IDataView
-    {
-        private readonly PseudoLabelSelectionTransformer _p;
-        private readonly IDataView _input;
-
-        public View(PseudoLabelSelectionTransformer p, IDataView input) { _p = p; _input = input; Schema = p.GetOutputSchema(input.Schema); }
-
-        public bool CanShuffle => _input.CanShuffle;
-        public DataViewSchema Schema { get; }
-        public long? GetRowCount() => _input.GetRowCount();
-
-        private (List<DataViewSchema.Column> Up, HashSet<int> Active) Needed(IEnumerable<DataViewSchema.Column> columnsNeeded)
-        {
-            var needed = columnsNeeded.ToList();
-            return (AppendedColumns.Dependencies(_input.Schema, needed, _p.Inputs).ToList(), needed.Select(c => c.Index).ToHashSet());
-        }
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        {
-            var (up, active) = Needed(columnsNeeded);
-            return new Cursor(this, _input.GetRowCursor(up, rand), active);
-        }
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
-        {
-            var (up, active) = Needed(columnsNeeded);
-            return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active)).ToArray();
-        }
-
-        private sealed class Cursor : AppendedColumnsCursor
-        {
-            private readonly RowSelection? _sel;
-            public Cursor(View v, DataViewRowCursor input, HashSet<int> active) : base(v.Schema, v._input.Schema, input, active)
-            {
-                if (active.Any(i => i >= v._input.Schema.Count)) _sel = new RowSelection(v._p, input);
-            }
-            protected override void OnMoved() { }
-            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
-                (_sel ?? throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.")).Getter<TValue>(column, output);
-        }
-    }
-
-    // ---- PredictionEngine: row to row ---------------------------------------------------------------------------
-    private sealed class Mapper : IRowToRowMapper
-    {
-        private readonly PseudoLabelSelectionTransformer _p;
-        public Mapper(PseudoLabelSelectionTransformer p, DataViewSchema input) { _p = p; InputSchema = input; OutputSchema = p.GetOutputSchema(input); }
-        public DataViewSchema InputSchema { get; }
-        public DataViewSchema OutputSchema { get; }
-        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
-            AppendedColumns.Dependencies(InputSchema, dependingColumns, _p.Inputs);
-        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
-            new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
-
-        private sealed class Row : AppendedColumnsRow
-        {
-            private readonly RowSelection? _sel;
-            public Row(Mapper m, DataViewRow input, HashSet<int> active) : base(m.OutputSchema, m.InputSchema, input, active)
-            {
-                if (AnyOutputActive) _sel = new RowSelection(m._p, input);
-            }
-            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
-                (_sel ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.")).Getter<TValue>(column, output);
-        }
-    }
+        MLNetInternals.RegisterCreateLoader(catalog, typeof(PseudoLabelSelectionTransformer), LoaderSignature);
 }
 
 /// <summary>The estimator of <see cref="PseudoLabelSelectionTransformer"/> (nothing to learn: Fit checks the schema).</summary>

@@ -51,7 +51,7 @@ public sealed record VideoFramesColumn(string OutputColumnName, string InputColu
 /// <c>PredictionEngine</c> works. ffmpeg/ffprobe are found as <see cref="FfmpegProcess"/> says (PATH or
 /// <c>MLNETEXT_FFMPEG</c>/<c>MLNETEXT_FFPROBE</c>) on the machine that runs the model; they are not saved.
 /// </remarks>
-public sealed class VideoFramesTransformer : ITransformer
+public sealed class VideoFramesTransformer : AppendedColumnsTransformer
 {
     internal const string LoaderSignature = "MLNetExtVideoFrames";
     private static readonly MLNetInternals.ModelVersion Version = new("MLXTVIDF", 0x00010001, 0x00010001, 0x00010001, LoaderSignature);
@@ -73,9 +73,6 @@ public sealed class VideoFramesTransformer : ITransformer
     /// <summary>Columns, clip geometry and folder.</summary>
     public VideoFramesColumn Column { get; }
 
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
     /// <summary>Checks that the path column exists and is text; throws naming it otherwise.</summary>
     internal static DataViewSchema.Column CheckInput(DataViewSchema schema, string column)
     {
@@ -85,28 +82,24 @@ public sealed class VideoFramesTransformer : ITransformer
     }
 
     /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    protected override string[] SourceColumns => new[] { Column.InputColumnName };
+
+    /// <inheritdoc/>
+    protected override void AddOutputColumns(DataViewSchema input, DataViewSchema.Builder builder)
     {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckInput(inputSchema, Column.InputColumnName);
-        var b = new DataViewSchema.Builder();
-        b.AddColumns(inputSchema);
-        b.AddColumn(Column.OutputColumnName, Column.OutputType);
-        return b.ToSchema();
+        CheckInput(input, Column.InputColumnName);
+        builder.AddColumn(Column.OutputColumnName, Column.OutputType);
     }
 
     /// <inheritdoc/>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new View(this, input);
-    }
+    protected override RowGetters MakeGetters(DataViewRow input) => new ClipGetters(MakeClipGetter(input));
 
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    /// <summary>The clip column's getter (the only appended column).</summary>
+    private sealed class ClipGetters : RowGetters
     {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        return new Mapper(this, inputSchema);
+        private readonly ValueGetter<VBuffer<float>> _clip;
+        public ClipGetters(ValueGetter<VBuffer<float>> clip) => _clip = clip;
+        public override ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output) => Typed<TValue, VBuffer<float>>(_clip, column);
     }
 
     /// <summary>Full path of a row's video: relative paths resolve against <see cref="VideoFramesColumn.VideoFolder"/>.</summary>
@@ -153,7 +146,8 @@ public sealed class VideoFramesTransformer : ITransformer
     }
 
     // ---- persistence --------------------------------------------------------------------------------------------
-    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+    /// <inheritdoc/>
+    protected override void SaveModel(ModelSaveContext ctx) =>
         MLNetInternals.Save(ctx, Version, typeof(VideoFramesTransformer), w => w.Write(JsonSerializer.Serialize(Column)),
             Array.Empty<(string, Action<BinaryWriter>)>());
 
@@ -167,158 +161,75 @@ public sealed class VideoFramesTransformer : ITransformer
     }
 
     internal static void RegisterLoader(ComponentCatalog catalog) =>
-        MLNetInternals.RegisterLoader(catalog, typeof(VideoFramesTransformer), LoaderSignature,
-            typeof(VideoFramesTransformer).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        MLNetInternals.RegisterCreateLoader(catalog, typeof(VideoFramesTransformer), LoaderSignature);
 
-    // ---- Transform: a lazy view ---------------------------------------------------------------------------------
-    private sealed class View : IDataView
+    // ---- Transform: a read-ahead cursor --------------------------------------------------------------------------
+    /// <inheritdoc/>
+    protected override DataViewRowCursor CreateCursor(IDataView input, DataViewSchema schema, IReadOnlyList<DataViewSchema.Column> upstream,
+        HashSet<int> active, bool anyOutput, Random? rand)
     {
-        private readonly VideoFramesTransformer _parent;
-        private readonly IDataView _input;
-        private readonly int _pathIndex;
-
-        public View(VideoFramesTransformer parent, IDataView input)
-        {
-            _parent = parent; _input = input;
-            Schema = parent.GetOutputSchema(input.Schema);
-            _pathIndex = input.Schema[parent.Column.InputColumnName].Index;
-        }
-
-        public bool CanShuffle => _input.CanShuffle;
-        public DataViewSchema Schema { get; }
-        public long? GetRowCount() => _input.GetRowCount();
-
-        private IEnumerable<DataViewSchema.Column> Upstream(IEnumerable<DataViewSchema.Column> needed, out bool clip)
-        {
-            int n = _input.Schema.Count;
-            var list = needed.ToList();
-            clip = list.Any(c => c.Index >= n);
-            var up = list.Where(c => c.Index < n).Select(c => _input.Schema[c.Index]).ToList();
-            if (clip && !up.Any(c => c.Index == _pathIndex)) up.Add(_input.Schema[_pathIndex]);
-            return up;
-        }
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        {
-            var needed = columnsNeeded.ToList();
-            var up = Upstream(needed, out var clip);
-            var active = needed.Select(c => c.Index).ToHashSet();
-            if (!clip || _parent.Column.ParallelDecodes <= 1)
-                return new Cursor(this, _input.GetRowCursor(up, rand), active, clip, null);
-            // Read-ahead: a second cursor over the path column only, in the same order (same shuffle seed), starts up to
-            // ParallelDecodes decodes ahead of the reader. Each clip is used only if the row's own path matches, so an
-            // input that does not repeat its order costs speed, never correctness.
-            int seed = rand?.Next() ?? 0;
-            var reader = _input.GetRowCursor(up, rand == null ? null : new Random(seed));
-            var lead = _input.GetRowCursor(new[] { _input.Schema[_pathIndex] }, rand == null ? null : new Random(seed));
-            return new Cursor(this, reader, active, clip, lead);
-        }
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
-        {
-            // Several cursors decode in parallel when the consumer asks for them and the input can split.
-            var needed = columnsNeeded.ToList();
-            var up = Upstream(needed, out var clip);
-            var active = needed.Select(c => c.Index).ToHashSet();
-            if (n <= 1) return new[] { GetRowCursor(needed, rand) };
-            return _input.GetRowCursorSet(up, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, clip, null)).ToArray();
-        }
-
-        private sealed class Cursor : AppendedColumnsCursor
-        {
-            private readonly View _v;
-            private readonly ValueGetter<VBuffer<float>>? _clip;
-            private readonly DataViewRowCursor? _lead;
-            private readonly ValueGetter<ReadOnlyMemory<char>>? _leadPath;
-            private readonly Queue<(string Path, Task<float[]> Clip)> _ahead = new();
-            private (string Path, Task<float[]> Clip)? _current;
-            private bool _leadDone;
-
-            public Cursor(View v, DataViewRowCursor input, HashSet<int> active, bool clip, DataViewRowCursor? lead)
-                : base(v.Schema, v._input.Schema, input, active)
-            {
-                _v = v; _lead = lead;
-                if (lead != null) _leadPath = lead.GetGetter<ReadOnlyMemory<char>>(lead.Schema[v._pathIndex]);
-                _clip = clip ? v._parent.MakeClipGetter(input, lead == null ? null : Ahead) : null;
-            }
-
-            protected override void OnMoved()
-            {
-                if (_lead == null) return;
-                Refill();
-                _current = _ahead.Count > 0 ? _ahead.Dequeue() : null;
-                Refill();
-            }
-
-            // Keeps ParallelDecodes decodes running ahead of the reader.
-            private void Refill()
-            {
-                ReadOnlyMemory<char> p = default;
-                while (!_leadDone && _ahead.Count < _v._parent.Column.ParallelDecodes)
-                {
-                    if (!_lead!.MoveNext()) { _leadDone = true; break; }
-                    _leadPath!(ref p);
-                    var text = p.ToString();
-                    long row = _lead.Position;
-                    var parent = _v._parent;
-                    var task = Task.Run(() => parent.Decode(text, row));
-                    _ = task.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); // observed even if never read
-                    _ahead.Enqueue((text, task));
-                }
-            }
-
-            private Task<float[]>? Ahead(string path) => _current is { } c && c.Path == path ? c.Clip : null;
-
-            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
-                ClipGetter<TValue>(_clip, column, "was not requested when the cursor was created");
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing) _lead?.Dispose();
-                base.Dispose(disposing);
-            }
-        }
+        if (!anyOutput || Column.ParallelDecodes <= 1) return base.CreateCursor(input, schema, upstream, active, anyOutput, rand);
+        // Read-ahead: a second cursor over the path column only, in the same order (same shuffle seed), starts up to
+        // ParallelDecodes decodes ahead of the reader. Each clip is used only if the row's own path matches, so an
+        // input that does not repeat its order costs speed, never correctness.
+        int seed = rand?.Next() ?? 0;
+        var reader = input.GetRowCursor(upstream, rand == null ? null : new Random(seed));
+        var pathColumn = input.Schema[Column.InputColumnName];
+        var lead = input.GetRowCursor(new[] { pathColumn }, rand == null ? null : new Random(seed));
+        return new ReadAheadCursor(this, schema, input.Schema, reader, active, lead, pathColumn);
     }
 
-    // ---- PredictionEngine: row to row ---------------------------------------------------------------------------
-    private sealed class Mapper : IRowToRowMapper
+    private sealed class ReadAheadCursor : AppendedColumnsCursor
     {
         private readonly VideoFramesTransformer _parent;
+        private readonly ValueGetter<VBuffer<float>> _clip;
+        private readonly DataViewRowCursor _lead;
+        private readonly ValueGetter<ReadOnlyMemory<char>> _leadPath;
+        private readonly Queue<(string Path, Task<float[]> Clip)> _ahead = new();
+        private (string Path, Task<float[]> Clip)? _current;
+        private bool _leadDone;
 
-        public Mapper(VideoFramesTransformer parent, DataViewSchema input)
+        public ReadAheadCursor(VideoFramesTransformer parent, DataViewSchema schema, DataViewSchema inputSchema, DataViewRowCursor input,
+            HashSet<int> active, DataViewRowCursor lead, DataViewSchema.Column pathColumn)
+            : base(schema, inputSchema, input, active)
         {
-            _parent = parent; InputSchema = input; OutputSchema = parent.GetOutputSchema(input);
+            _parent = parent; _lead = lead;
+            _leadPath = lead.GetGetter<ReadOnlyMemory<char>>(pathColumn);
+            _clip = parent.MakeClipGetter(input, Ahead);
         }
 
-        public DataViewSchema InputSchema { get; }
-        public DataViewSchema OutputSchema { get; }
-
-        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
-            AppendedColumns.Dependencies(InputSchema, dependingColumns, _parent.Column.InputColumnName);
-
-        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
-            new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
-
-        private sealed class Row : AppendedColumnsRow
+        protected override void OnMoved()
         {
-            private readonly ValueGetter<VBuffer<float>>? _clip;
+            Refill();
+            _current = _ahead.Count > 0 ? _ahead.Dequeue() : null;
+            Refill();
+        }
 
-            public Row(Mapper m, DataViewRow input, HashSet<int> active) : base(m.OutputSchema, m.InputSchema, input, active)
+        // Keeps ParallelDecodes decodes running ahead of the reader.
+        private void Refill()
+        {
+            ReadOnlyMemory<char> p = default;
+            while (!_leadDone && _ahead.Count < _parent.Column.ParallelDecodes)
             {
-                _clip = AnyOutputActive ? m._parent.MakeClipGetter(input) : null;
+                if (!_lead.MoveNext()) { _leadDone = true; break; }
+                _leadPath(ref p);
+                var text = p.ToString();
+                long row = _lead.Position;
+                var parent = _parent;
+                var task = Task.Run(() => parent.Decode(text, row));
+                _ = task.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); // observed even if never read
+                _ahead.Enqueue((text, task));
             }
-
-            protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) =>
-                ClipGetter<TValue>(_clip, column, "is not active in this row");
         }
-    }
 
-    /// <summary>The clip column's getter, typed; errors name the column.</summary>
-    private static ValueGetter<TValue> ClipGetter<TValue>(ValueGetter<VBuffer<float>>? clip, DataViewSchema.Column column, string whyMissing)
-    {
-        if (clip is null) throw new InvalidOperationException($"Column '{column.Name}' {whyMissing}.");
-        if (typeof(TValue) != typeof(VBuffer<float>))
-            throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; asked for {typeof(TValue).Name}.");
-        return (ValueGetter<TValue>)(Delegate)clip;
+        private Task<float[]>? Ahead(string path) => _current is { } c && c.Path == path ? c.Clip : null;
+
+        protected override ValueGetter<TValue> GetOutputGetter<TValue>(DataViewSchema.Column column, int output) => Typed<TValue, VBuffer<float>>(_clip, column);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _lead.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }

@@ -31,21 +31,8 @@ public sealed class FustalTeacherPipelineTests(ITestOutputHelper output)
     };
 
     /// <summary>Per video: proposals read back from the transformer's segment columns.</summary>
-    internal static Dictionary<string, List<TemporalProposal>> Proposals(IDataView scored)
-    {
-        var ids = scored.GetColumn<ReadOnlyMemory<char>>("VideoId").Select(x => x.ToString()).ToList();
-        var s = scored.GetColumn<VBuffer<float>>("SegmentStart").ToList();
-        var e = scored.GetColumn<VBuffer<float>>("SegmentEnd").ToList();
-        var sc = scored.GetColumn<VBuffer<float>>("SegmentScore").ToList();
-        var l = scored.GetColumn<VBuffer<uint>>("SegmentLabel").ToList();
-        var r = new Dictionary<string, List<TemporalProposal>>();
-        for (int i = 0; i < ids.Count; i++)
-        {
-            var (ss, ee, cc, ll) = (s[i].DenseValues().ToArray(), e[i].DenseValues().ToArray(), sc[i].DenseValues().ToArray(), l[i].DenseValues().ToArray());
-            r[ids[i]] = Enumerable.Range(0, ss.Length).Select(j => new TemporalProposal((int)ll[j] - 1, cc[j], ss[j], ee[j])).ToList();
-        }
-        return r;
-    }
+    internal static Dictionary<string, List<TemporalProposal>> Proposals(IDataView scored) =>
+        ProposalColumns.Read(scored).ToDictionary(kv => kv.Key, kv => kv.Value.ToList());
 
     internal static double VideoAccuracy(IDataView scored, int classes)
     {
