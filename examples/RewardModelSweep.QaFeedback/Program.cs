@@ -7,7 +7,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
 using MLNetExtensions.Estimators.Rlhf.Sweep;
-using MLNetExtensions.Transforms;
+using MLNetExtensions;
 using TorchSharp;
 
 string profile = "smoke", outDir = Path.Combine(Path.GetTempPath(), "rm-sweep");
@@ -35,7 +35,7 @@ if (overrides.ContainsKey("--test-questions")) o.TestQuestions = Int("--test-que
 torch.set_num_threads(overrides.ContainsKey("--threads") ? Int("--threads") : 1);
 
 var ml = new MLContext(seed: 1).RegisterMLNetExtensions();
-var sweep = new RewardModelSweep(ml, o) { Progress = new Progress<string>(line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}")) };
+var sweep = new RewardModelSweep(ml, o) { Progress = new ConsoleProgress() };
 Console.WriteLine($"RewardModelSweep profile {profile}, config hash {sweep.ConfigHash}, output {Path.GetFullPath(outDir)}");
 var runs = sweep.Run();
 
@@ -63,3 +63,9 @@ foreach (var t in summary.RootElement.GetProperty("tasks").EnumerateObject())
     Console.WriteLine($"{new string(' ', t.Name.Length)}  {V("oracle")}");
 }
 return 0;
+
+/// <summary>Progress lines printed at once, in order, with the time.</summary>
+sealed class ConsoleProgress : IProgress<string>
+{
+    public void Report(string value) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {value}");
+}

@@ -76,40 +76,54 @@ public sealed class RewardModelSweep
         WriteManifest(started, null);
         var clock = Stopwatch.StartNew();
 
-        // 1. SFT policy and the feedback / PPO / test questions.
+        // 1. SFT policy and the feedback / PPO / test questions. A resumed sweep reads the SFT policy and the selected
+        // RMs back from cache/ (written once they were complete), so it repeats no training.
         var gen = new QaFeedbackGenerator(_task);
         var cfg = new CausalLmConfig(_tok.VocabularySize, DModel: _o.PolicyDModel, Layers: _o.PolicyLayers, Heads: 4, FfnDim: 4 * _o.PolicyDModel, MaxPositions: 64);
         torch.manual_seed(_o.DataSeed);
         using var sft = new CausalLm(cfg);
-        var sftData = gen.SftData(_o.SftQuestions, _o.DataSeed).Select(x => (x.Example.PolicyPrompt, x.Answer.Text)).ToArray();
-        var losses = PolicySft.Train(sft, _tok, sftData, new PolicySftOptions { Epochs = _o.SftEpochs, LearningRate = 1e-3, Seed = _o.DataSeed });
-        sft.eval();
-        Say($"SFT: {_o.SftQuestions} answers × {_o.SftEpochs} epochs, loss {losses[^1]:F3} ({clock.Elapsed.TotalSeconds:F0} s)");
-        var trainQ = gen.Questions(_o.FeedbackTrainQuestions, _o.DataSeed + 1);
-        var devQ = gen.Questions(_o.FeedbackDevQuestions, _o.DataSeed + 2);
         var ppoQ = gen.Questions(_o.PpoQuestions, _o.DataSeed + 3);
         var testQ = gen.Questions(_o.TestQuestions, _o.DataSeed + 4);
-        var trainAns = Sample(sft, trainQ, _o.DataSeed + 5);
-        var devAns = Sample(sft, devQ, _o.DataSeed + 6);
-        var sftTest = Evaluate(sft, testQ, null, QaFeedbackAspect.Relevance).Oracle;
-        Say($"SFT greedy on {testQ.Count} test questions: {sftTest}; feedback: {trainAns.Count} train / {devAns.Count} dev answers ({clock.Elapsed.TotalSeconds:F0} s)");
-
-        // 2. Reward models per task.
         var rms = new Dictionary<string, List<SweepRewardModel>>();
-        var ckptRows = new StringBuilder("task,rm_id,knob,step,data_fraction,extra_noise,dev_accuracy,dev_f1_error_class,dev_pairs,score_mean,score_std,selected,is_eval_rm\n");
-        var biasRows = new StringBuilder("task,rm_id,knob,dev_accuracy,predicted_error_rate,true_error_rate,reward_mean_on_sft_samples,reward_std_on_sft_samples,reward_sentences_corr,mean_sentences_sft_samples\n");
+        string sftMetrics;
         try
         {
-            for (int ti = 0; ti < _o.Tasks.Length; ti++)
+            var cache = SweepCache.TryLoad(Out("cache"), sft, _o.Tasks);
+            if (cache != null)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var t = _o.Tasks[ti];
-                rms[t] = TrainRewardModels(t, ti, trainAns, devAns, ckptRows);
-                foreach (var rm in rms[t]) biasRows.AppendLine(Bias(rm, devAns));
-                Say($"{t}: RMs {string.Join(", ", rms[t].Select(r => $"{r.RmId} acc {r.Checkpoint.Accuracy:F3}"))} ({clock.Elapsed.TotalSeconds:F0} s)");
+                foreach (var rm in cache.Value.RewardModels) (rms.TryGetValue(rm.Task, out var l) ? l : rms[rm.Task] = new()).Add(rm);
+                sftMetrics = cache.Value.SftMetrics;
+                Say($"cache: SFT policy and {cache.Value.RewardModels.Count} RMs read from {Out("cache")}");
             }
-            WriteText(Out("rm_checkpoints.csv"), ckptRows.ToString());
-            WriteText(Out("rm_bias.csv"), biasRows.ToString());
+            else
+            {
+                var sftData = gen.SftData(_o.SftQuestions, _o.DataSeed).Select(x => (x.Example.PolicyPrompt, x.Answer.Text)).ToArray();
+                var losses = PolicySft.Train(sft, _tok, sftData, new PolicySftOptions { Epochs = _o.SftEpochs, LearningRate = 1e-3, Seed = _o.DataSeed });
+                sft.eval();
+                Say($"SFT: {_o.SftQuestions} answers × {_o.SftEpochs} epochs, loss {losses[^1]:F3} ({clock.Elapsed.TotalSeconds:F0} s)");
+                var trainQ = gen.Questions(_o.FeedbackTrainQuestions, _o.DataSeed + 1);
+                var devQ = gen.Questions(_o.FeedbackDevQuestions, _o.DataSeed + 2);
+                var trainAns = Sample(sft, trainQ, _o.DataSeed + 5);
+                var devAns = Sample(sft, devQ, _o.DataSeed + 6);
+                sftMetrics = Evaluate(sft, testQ, null, QaFeedbackAspect.Relevance).Oracle.ToString();
+                Say($"SFT greedy on {testQ.Count} test questions: {sftMetrics}; feedback: {trainAns.Count} train / {devAns.Count} dev answers ({clock.Elapsed.TotalSeconds:F0} s)");
+
+                // 2. Reward models per task.
+                var ckptRows = new StringBuilder("task,rm_id,knob,step,data_fraction,extra_noise,dev_accuracy,dev_f1_error_class,dev_pairs,score_mean,score_std,selected,is_eval_rm\n");
+                var biasRows = new StringBuilder("task,rm_id,knob,dev_accuracy,predicted_error_rate,true_error_rate,reward_mean_on_sft_samples,reward_std_on_sft_samples,reward_sentences_corr,mean_sentences_sft_samples\n");
+                for (int ti = 0; ti < _o.Tasks.Length; ti++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var t = _o.Tasks[ti];
+                    rms[t] = TrainRewardModels(sft, t, ti, trainAns, devAns, ckptRows);
+                    foreach (var rm in rms[t]) biasRows.AppendLine(Bias(rm, devAns));
+                    Say($"{t}: RMs {string.Join(", ", rms[t].Select(r => $"{r.RmId} acc {r.Checkpoint.Accuracy:F3}"))} ({clock.Elapsed.TotalSeconds:F0} s)");
+                }
+                WriteText(Out("rm_checkpoints.csv"), ckptRows.ToString());
+                WriteText(Out("rm_bias.csv"), biasRows.ToString());
+                SweepCache.Save(Out("cache"), sft, rms.Values.SelectMany(v => v).ToArray(), sftMetrics);
+            }
+            WriteManifest(started, null, sftMetrics);
 
             // 3. The grid through mlContext.Sweeps(): one trial per (task/rm, seed); finished trials are skipped.
             var byKey = rms.Values.SelectMany(v => v).ToDictionary(r => $"{r.Task}/{r.RmId}");
@@ -141,7 +155,7 @@ public sealed class RewardModelSweep
                 }
             WriteText(Out("runs.csv"), SweepRunRecord.CsvHeader + "\n" + string.Join("", records.Select(r => r.ToCsv() + "\n")));
             new RewardModelSweepReport(_o, _hash, records, rms.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<SweepRewardModel>)kv.Value)).WriteAll(_o.OutputDirectory);
-            WriteManifest(started, DateTime.UtcNow, sftTest.ToString(), clock.Elapsed.TotalSeconds);
+            WriteManifest(started, DateTime.UtcNow, sftMetrics, clock.Elapsed.TotalSeconds);
             Say($"done: {records.Count} runs, outputs in {_o.OutputDirectory} ({clock.Elapsed.TotalSeconds:F0} s)");
             return records;
         }
@@ -190,8 +204,10 @@ public sealed class RewardModelSweep
         return rows.Select((q, i) => (q, QaFeedbackText.Parse(g[i].Text, _task, g[i].Stopped))).ToArray();
     }
 
-    private TextRewardModelOptions RmOptions(QaFeedbackAspect aspect, int seed, IDataView dev, int validateEvery) => new()
+    private TextRewardModelOptions RmOptions(QaFeedbackAspect aspect, int seed, IDataView dev, int validateEvery, CausalLm sft) => new()
     {
+        PretrainedTrunk = _o.RmFromSftTrunk ? sft.Transformer : null,
+        DModel = _o.PolicyDModel, Layers = _o.PolicyLayers, Heads = 4, FfnDim = 4 * _o.PolicyDModel,
         Kind = aspect == QaFeedbackAspect.Completeness ? TextRewardModelKind.Preference : TextRewardModelKind.FineGrained,
         Tokenizer = _tok,
         // Relevance reads question + answer only (--ignore_context); factuality and completeness read the passage too.
@@ -202,7 +218,7 @@ public sealed class RewardModelSweep
         Bidirectional = _o.RmBidirectional, LogEveryNSteps = 0, BatchNormRecalibrationBatches = 0,
     };
 
-    private List<SweepRewardModel> TrainRewardModels(string task, int taskIndex, IReadOnlyList<(QaExample Example, QaAnswer Answer)> trainAns,
+    private List<SweepRewardModel> TrainRewardModels(CausalLm sft, string task, int taskIndex, IReadOnlyList<(QaExample Example, QaAnswer Answer)> trainAns,
         IReadOnlyList<(QaExample Example, QaAnswer Answer)> devAns, StringBuilder ckptRows)
     {
         var aspect = Aspect(task);
@@ -227,7 +243,7 @@ public sealed class RewardModelSweep
         }
 
         // The checkpoint chain (knob "step").
-        var trainer = _ml.Rlhf().RewardModel(RmOptions(aspect, seed, devView, _o.RmCheckpointEvery));
+        var trainer = _ml.Rlhf().RewardModel(RmOptions(aspect, seed, devView, _o.RmCheckpointEvery, sft));
         var model = trainer.Fit(trainView);
         var arch = model.Network.Architecture;
         var serving = model.Serving with { ScoreMean = 0, ScoreStd = 1 };
@@ -252,7 +268,7 @@ public sealed class RewardModelSweep
         // Knob RMs: converged (last epoch) under less data or more label noise.
         foreach (var (knob, f, rho) in _o.DataFractions.Select(f => ("fraction", f, 0.0)).Concat(_o.ExtraNoises.Select(r => ("noise", 1.0, r))))
         {
-            var kt = _ml.Rlhf().RewardModel(RmOptions(aspect, seed, devView, 0));
+            var kt = _ml.Rlhf().RewardModel(RmOptions(aspect, seed, devView, 0, sft));
             kt.Fit(knobView(f, rho)).Dispose();
             var last = kt.LastCheckpointHistory[^1];
             foreach (var (step, w) in kt.LastCheckpointWeights) if (step != last.Step) foreach (var t in w.Values) t.Dispose();
