@@ -125,36 +125,39 @@ public sealed class RewardModelSweep
             }
             WriteManifest(started, null, sftMetrics);
 
-            // 3. The grid through mlContext.Sweeps(): one trial per (task/rm, seed); finished trials are skipped.
+            // 3. The grid through mlContext.Sweeps(), one task after the other (each with its trials file, so the outputs
+            // of finished tasks are written before the next task starts): one trial per (RM, seed); finished trials are skipped.
             var byKey = rms.Values.SelectMany(v => v).ToDictionary(r => $"{r.Task}/{r.RmId}");
-            var keys = byKey.Keys.ToArray();
-            var space = _ml.Sweeps().SearchSpace<SweepRunSetting>().Choice(o => o.Run, keys).Choice(o => o.ConfigHash, _hash);
-            var sweep = _ml.Sweeps().Create(() => new SweepRunSetting(), space, _ml.Sweeps().GridSearch(), (s, ctx, ct) =>
-            {
-                var rm = byKey[s.Run];
-                var eval = rms[rm.Task].Single(r => r.IsEvalRm);
-                var rec = RunOne(sft, cfg, rm, eval, ctx.Seed, ppoQ, testQ, ct);
-                Say($"run {ctx.TrialIndex + 1}/{ctx.TotalTrials} {s.Run} seed {ctx.Seed}: proxy max {rec.ProxyPerfMax:F3}, oracle max {rec.OraclePerfMax:F3}, KL {rec.KlFinal:F2}, {rec.WallSeconds:F0} s");
-                return rec.OraclePerfMax;
-            });
-            sweep.SeedsPerTrial = _o.Seeds;
-            sweep.BaseSeed = _o.BaseSeed;
-            sweep.MetricName = "oracle_perf_max";
-            sweep.ResultsPath = Out($"trials_{_hash}.csv");
-            var result = sweep.Run(cancellationToken);
-            int resumed = result.Trials.Count(tr => tr.Resumed);
-            if (resumed > 0) Say($"resumed: {resumed} of {result.Trials.Count} runs were already done");
-
-            // 4. Outputs from the per-run records, in grid order.
             var records = new List<SweepRunRecord>();
-            foreach (var key in keys)
-                for (int r = 0; r < _o.Seeds; r++)
+            var rmLists = rms.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<SweepRewardModel>)kv.Value);
+            foreach (var task in _o.Tasks)
+            {
+                var keys = rms[task].Select(r => $"{r.Task}/{r.RmId}").ToArray();
+                var space = _ml.Sweeps().SearchSpace<SweepRunSetting>().Choice(o => o.Run, keys).Choice(o => o.ConfigHash, _hash);
+                var sweep = _ml.Sweeps().Create(() => new SweepRunSetting(), space, _ml.Sweeps().GridSearch(), (s, ctx, ct) =>
                 {
-                    var rm = byKey[key];
-                    records.Add(SweepRunRecord.FromJson(File.ReadAllText(RunPath(rm, _o.BaseSeed + r))));
-                }
-            WriteText(Out("runs.csv"), SweepRunRecord.CsvHeader + "\n" + string.Join("", records.Select(r => r.ToCsv() + "\n")));
-            new RewardModelSweepReport(_o, _hash, records, rms.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<SweepRewardModel>)kv.Value)).WriteAll(_o.OutputDirectory);
+                    var rm = byKey[s.Run];
+                    var eval = rms[rm.Task].Single(r => r.IsEvalRm);
+                    var rec = RunOne(sft, cfg, rm, eval, ctx.Seed, ppoQ, testQ, ct);
+                    Say($"run {ctx.TrialIndex + 1}/{ctx.TotalTrials} {s.Run} seed {ctx.Seed}: proxy max {rec.ProxyPerfMax:F3}, oracle max {rec.OraclePerfMax:F3}, KL {rec.KlFinal:F2}, {rec.WallSeconds:F0} s");
+                    return rec.OraclePerfMax;
+                });
+                sweep.SeedsPerTrial = _o.Seeds;
+                sweep.BaseSeed = _o.BaseSeed;
+                sweep.MetricName = "oracle_perf_max";
+                sweep.ResultsPath = Out($"trials_{_hash}_{task}.csv");
+                var result = sweep.Run(cancellationToken);
+                int resumed = result.Trials.Count(tr => tr.Resumed);
+                if (resumed > 0) Say($"resumed: {resumed} of {result.Trials.Count} runs of {task} were already done");
+
+                // 4. Outputs from the per-run records of the finished tasks, in grid order.
+                foreach (var key in keys)
+                    for (int r = 0; r < _o.Seeds; r++)
+                        records.Add(SweepRunRecord.FromJson(File.ReadAllText(RunPath(byKey[key], _o.BaseSeed + r))));
+                WriteText(Out("runs.csv"), SweepRunRecord.CsvHeader + "\n" + string.Join("", records.Select(r => r.ToCsv() + "\n")));
+                new RewardModelSweepReport(_o, _hash, records, rmLists).WriteAll(_o.OutputDirectory);
+                Say($"{task}: {keys.Length * _o.Seeds} runs done; runs.csv, summary.json, curves and PNGs written ({clock.Elapsed.TotalSeconds:F0} s)");
+            }
             WriteManifest(started, DateTime.UtcNow, sftMetrics, clock.Elapsed.TotalSeconds);
             Say($"done: {records.Count} runs, outputs in {_o.OutputDirectory} ({clock.Elapsed.TotalSeconds:F0} s)");
             return records;

@@ -47,6 +47,7 @@ internal sealed class RewardModelSweepReport
         foreach (var task in _o.Tasks)
         {
             var runs = _runs.Where(r => r.Task == task).ToArray();
+            if (runs.Length == 0) { tasks[task] = null; continue; } // not run yet (the sweep writes the report after every task)
             var stepRuns = runs.Where(r => r.Knob == "step").ToArray();
             var curve = new StringBuilder("rm_id,knob,rm_accuracy,metric_kind,mean,std,n\n");
             var points = new List<Dictionary<string, object?>>();
