@@ -87,7 +87,7 @@ public class RewardModelSweepTests
             File.WriteAllLines(trials, kept.Take(kept.Length - 1));
             File.Delete(Path.Combine(dir, "runs", $"{last.Task}_{last.RmId}_s{last.Seed}.json"));
             var histPath = Path.Combine(dir, "history", $"{last.Task}_{last.RmId}_s{last.Seed}.csv");
-            string[] NoTime(string path) => Csv(path).Select(r => string.Join(",", r.Where((_, i) => i != 10))).ToArray(); // column 10 = seconds
+            string[] NoTime(string path) => Csv(path).Select(r => string.Join(",", r.Where((_, i) => i is not (10 or 11)))).ToArray(); // seconds, generation_seconds
             var h1 = NoTime(histPath);
             lines.Clear();
             var again = Sweep().Run();
@@ -96,7 +96,7 @@ public class RewardModelSweepTests
             Assert.DoesNotContain(lines, l => l.StartsWith("SFT:"));
             Assert.Single(lines, l => l.StartsWith("run "));
             Assert.Equal(h1, NoTime(histPath));
-            Assert.Equal(last with { WallSeconds = 0, GenerationSeconds = 0 }, again[^1] with { WallSeconds = 0, GenerationSeconds = 0 });
+            Assert.Equal(last with { WallSeconds = 0, GenerationSeconds = 0, RolloutSeconds = 0, PpoStepSeconds = 0 }, again[^1] with { WallSeconds = 0, GenerationSeconds = 0, RolloutSeconds = 0, PpoStepSeconds = 0 });
             string NoWall(string csv) => string.Join("\n", csv.Split('\n').Select(l => string.Join(",", l.Split(',').Where((_, i) => i != 22))));
             Assert.Equal(NoWall(before), NoWall(File.ReadAllText(Path.Combine(dir, "runs.csv"))));
             _out.WriteLine($"total {watch.Elapsed.TotalSeconds:F1} s");

@@ -275,11 +275,11 @@ public class TextRewardModelTests : IClassFixture<RelevanceRewardModelFixture>
         Assert.Equal(t.LastCheckpointHistory.Select(c => c.Step), t.LastCheckpointWeights.Keys.OrderBy(k => k));
         var step0 = t.LastCheckpointWeights[0];
         var trunk = lm.Transformer.state_dict();
-        Assert.True(step0["transformer.wte.weight"].equal(trunk["wte.weight"]).item<bool>());
-        Assert.True(step0["transformer.h.1.mlp.fc2.weight"].equal(trunk["h.1.mlp.fc2.weight"]).item<bool>());
+        Assert.True(step0["transformer.wte.weight"].allclose(trunk["wte.weight"], 0, 0));
+        Assert.True(step0["transformer.h.1.mlp.fc2.weight"].allclose(trunk["h.1.mlp.fc2.weight"], 0, 0));
         // 48 RM positions (prompt 16 + response 32): the first 48 rows of the LM's 64.
-        Assert.True(step0["transformer.wpe.weight"].equal(trunk["wpe.weight"].narrow(0, 0, 48)).item<bool>());
-        Assert.False(t.LastCheckpointWeights[1]["transformer.wte.weight"].equal(trunk["wte.weight"]).item<bool>()); // trained on
+        Assert.True(step0["transformer.wpe.weight"].allclose(trunk["wpe.weight"].narrow(0, 0, 48), 0, 0));
+        Assert.False(t.LastCheckpointWeights[1]["transformer.wte.weight"].allclose(trunk["wte.weight"], 0, 0)); // trained on
         foreach (var w in t.LastCheckpointWeights.Values) foreach (var x in w.Values) x.Dispose();
         // A trunk of another width names the option.
         using var wide = new MLNetExtensions.Transforms.Language.CausalLm(new MLNetExtensions.Transforms.Language.CausalLmConfig(_f.Tokenizer.VocabularySize, 32, 2, 4, 128));

@@ -402,12 +402,12 @@ public sealed class RewardModelSweep
         var reward = QaFeedbackRewards.FromScorer(rm.Scorer(_tok), aspect, ppoQ);
         var prompts = ppoQ.Select(q => q.PolicyPrompt).ToArray();
         var rng = new Random(seed);
-        var hist = new StringBuilder("step,raw_reward,raw_reward_var,kl,penalized_reward,policy_loss,value_loss,lr,clip_fraction,response_length,seconds," +
+        var hist = new StringBuilder("step,raw_reward,raw_reward_var,kl,penalized_reward,policy_loss,value_loss,lr,clip_fraction,response_length,seconds,generation_seconds," +
             "eval_proxy,eval_oracle,eval_relevance,eval_factuality,eval_completeness,eval_length,eval_sentences,eval_malformed\n");
         var evals = new List<(int Step, EvalPoint P)>();
         string EvalCols(EvalPoint e) => $"{F(e.Proxy)},{F(e.Oracle.Of(aspect))},{F(e.Oracle.RelevanceRatio)},{F(e.Oracle.FactualityRatio)},{F(e.Oracle.Completeness)},{F(e.Oracle.MeanLength)},{F(e.Oracle.MeanSentences)},{F(e.Oracle.MalformedShare)}";
         var e0 = Evaluate(policy, testQ, evalRm, aspect);
-        hist.AppendLine($"0,,,,,,,,,,,{EvalCols(e0)}");
+        hist.AppendLine($"0,,,,,,,,,,,,{EvalCols(e0)}");
         var steps = new List<PpoStepRecord>();
         double genSeconds = e0.Seconds; long genTokens = e0.Tokens, trainedTokens = 0;
         for (int s = 0; s < _o.PpoSteps && !ppo.EarlyStopped; s++)
@@ -417,7 +417,7 @@ public sealed class RewardModelSweep
             var r = ppo.Step(s, prompts, idx, reward);
             steps.Add(r);
             genTokens += r.GeneratedTokens; trainedTokens += r.TrainedTokens;
-            string line = $"{s + 1},{F(r.RawReward)},{F(r.RawRewardVar)},{F(r.Kl)},{F(r.PenalizedReward)},{F(r.PolicyLoss)},{F(r.ValueLoss)},{F(r.LearningRate)},{F(r.ClipFraction)},{F(r.MeanResponseLength)},{F(r.Seconds)}";
+            string line = $"{s + 1},{F(r.RawReward)},{F(r.RawRewardVar)},{F(r.Kl)},{F(r.PenalizedReward)},{F(r.PolicyLoss)},{F(r.ValueLoss)},{F(r.LearningRate)},{F(r.ClipFraction)},{F(r.MeanResponseLength)},{F(r.Seconds)},{F(r.GenerationSeconds)}";
             bool last = s + 1 == _o.PpoSteps || ppo.EarlyStopped;
             if ((s + 1) % _o.EvalEvery == 0 || last)
             {
@@ -446,7 +446,7 @@ public sealed class RewardModelSweep
             OraclePerfMax = oracle.Max, OraclePerfFinal = oracle.Final, OraclePerfLast3 = oracle.Last3, OracleStepOfMax = oracle.StepOfMax,
             TrainRewardMean = steps.Average(x => x.RawReward), TrainRewardVar = steps.Average(x => x.RawRewardVar),
             KlMean = steps.Average(x => x.Kl), KlFinal = steps[^1].Kl, LenFinal = fin.MeanLength, NSentencesFinal = fin.MeanSentences,
-            WallSeconds = wall.Elapsed.TotalSeconds, GenerationSeconds = genSeconds, GeneratedTokens = genTokens, TrainedTokens = trainedTokens, ConfigHash = _hash,
+            WallSeconds = wall.Elapsed.TotalSeconds, GenerationSeconds = genSeconds, RolloutSeconds = steps.Sum(x => x.GenerationSeconds), PpoStepSeconds = steps.Sum(x => x.Seconds), GeneratedTokens = genTokens, TrainedTokens = trainedTokens, ConfigHash = _hash,
         };
         WriteText(Out("history", $"{rm.Task}_{rm.RmId}_s{seed}.csv"), hist.ToString());
         WriteText(path, rec.ToJson());

@@ -32,7 +32,12 @@ public sealed record SweepRunRecord
     public double LenFinal { get; init; }
     public double NSentencesFinal { get; init; }
     public double WallSeconds { get; init; }
+    /// <summary>Greedy evaluation decoding time (all evaluation points).</summary>
     public double GenerationSeconds { get; init; }
+    /// <summary>Rollout sampling time summed over PPO steps.</summary>
+    public double RolloutSeconds { get; init; }
+    /// <summary>PPO step time (rollout + rewards + log-probs + updates) summed over steps.</summary>
+    public double PpoStepSeconds { get; init; }
     public long GeneratedTokens { get; init; }
     public long TrainedTokens { get; init; }
     public string ConfigHash { get; init; } = "";
