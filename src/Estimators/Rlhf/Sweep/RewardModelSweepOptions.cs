@@ -100,13 +100,14 @@ public sealed class RewardModelSweepOptions
             RmCheckpointEvery = 5, PpoSteps = 20, EvalEvery = 10, PromptsPerRollout = 4, SamplesPerPrompt = 2, MiniBatchSize = 8, PpoWarmupUpdates = 8, Bootstrap = 500,
         },
         "standard" => new RewardModelSweepOptions { Profile = "standard" },
-        // What a loaded shared 2-core machine finishes in about 50 minutes: the standard grid with K = 4, 30 PPO steps of
-        // 8 × 4 rollouts, and smaller data (documented in docs/reward-model-sweep.md as a reduction, not the note's profile).
+        // What the loaded shared 2-core machine of session 6 could finish in about 35 minutes: all three tasks with K = 3
+        // RMs × 2 seeds, 24 PPO steps of 8 × 4 rollouts, and smaller data (docs/reward-model-sweep.md §6: a reduction,
+        // not the note's standard profile).
         "standard-reduced" => new RewardModelSweepOptions
         {
-            Profile = "standard-reduced", CheckpointsPerTask = 4, Seeds = 2, SftQuestions = 2000, SftEpochs = 8, FeedbackTrainQuestions = 600,
-            FeedbackDevQuestions = 150, PpoQuestions = 1000, TestQuestions = 100, RmEpochs = 4, RmLearningRate = 1e-3, RmCheckpointEvery = 10,
-            PpoSteps = 30, EvalEvery = 10, PromptsPerRollout = 8, SamplesPerPrompt = 4, PpoWarmupUpdates = 16, Bootstrap = 2000,
+            Profile = "standard-reduced", CheckpointsPerTask = 3, Seeds = 2, SftQuestions = 2000, SftEpochs = 8, FeedbackTrainQuestions = 300,
+            FeedbackDevQuestions = 100, PpoQuestions = 1000, TestQuestions = 80, RmEpochs = 4, RmLearningRate = 1e-3, RmCheckpointEvery = 5,
+            PpoSteps = 24, EvalEvery = 8, PromptsPerRollout = 8, SamplesPerPrompt = 4, PpoWarmupUpdates = 16, Bootstrap = 2000,
         },
         "full" => new RewardModelSweepOptions
         {

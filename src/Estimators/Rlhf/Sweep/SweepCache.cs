@@ -17,6 +17,9 @@ internal static class SweepCache
         TextRewardModelArchitecture Architecture, TextRewardModelServing Serving, bool IsEvalRm);
     private sealed record Index(string SftMetrics, Entry[] RewardModels);
 
+    // Preference checkpoints carry NaN (no F1): written as named literals.
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     private static string RmFile(string dir, string task, string rmId) => Path.Combine(dir, $"rm_{task}_{rmId}.bin");
 
     private static void SaveModule(nn.Module m, string path)
@@ -41,7 +44,7 @@ internal static class SweepCache
             SaveModule(net, RmFile(dir, rm.Task, rm.RmId));
         }
         var index = new Index(sftMetrics, rms.Select(r => new Entry(r.Task, r.RmId, r.Knob, r.DataFraction, r.ExtraNoise, r.Checkpoint, r.Architecture, r.Serving, r.IsEvalRm)).ToArray());
-        AtomicFile.WriteAllBytes(Path.Combine(dir, "rms.json"), JsonSerializer.SerializeToUtf8Bytes(index, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllBytes(Path.Combine(dir, "rms.json"), JsonSerializer.SerializeToUtf8Bytes(index, Json));
     }
 
     /// <summary>Loads the SFT weights into <paramref name="sft"/> and returns the RMs; null when there is no complete cache.</summary>
@@ -49,7 +52,7 @@ internal static class SweepCache
     {
         var indexPath = Path.Combine(dir, "rms.json");
         if (!File.Exists(indexPath)) return null;
-        var index = JsonSerializer.Deserialize<Index>(File.ReadAllBytes(indexPath)) ?? throw new InvalidDataException($"Sweep cache '{indexPath}' is empty.");
+        var index = JsonSerializer.Deserialize<Index>(File.ReadAllBytes(indexPath), Json) ?? throw new InvalidDataException($"Sweep cache '{indexPath}' is empty.");
         if (!tasks.All(t => index.RewardModels.Any(e => e.Task == t)))
             throw new InvalidDataException($"Sweep cache '{indexPath}' lacks RMs of some task of this sweep ({string.Join(", ", tasks)}); delete the cache folder.");
         sft.load(Path.Combine(dir, "sft.bin"));

@@ -58,8 +58,10 @@ public sealed record SweepRunRecord
     internal static string D(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>JSON form (the per-run file a resumed sweep reads back).</summary>
-    public string ToJson() => JsonSerializer.Serialize(this);
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>Reads <see cref="ToJson"/>.</summary>
-    public static SweepRunRecord FromJson(string json) => JsonSerializer.Deserialize<SweepRunRecord>(json) ?? throw new InvalidDataException("Empty sweep run record.");
+    public static SweepRunRecord FromJson(string json) => JsonSerializer.Deserialize<SweepRunRecord>(json, Json) ?? throw new InvalidDataException("Empty sweep run record.");
 }
