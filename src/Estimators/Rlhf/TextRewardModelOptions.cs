@@ -59,6 +59,23 @@ public sealed class TextRewardModelOptions : TorchTrainerOptions
     public int Heads { get; set; } = 4;
     /// <summary>Feed-forward width (default 128).</summary>
     public int FfnDim { get; set; } = 128;
+    /// <summary>
+    /// Run the trunk as a bidirectional encoder (every position attends to every real token), as the paper's
+    /// Longformer RMs; false = causal. Default false (see docs/reward-model-sweep.md for the measured difference).
+    /// </summary>
+    public bool Bidirectional { get; set; }
+    /// <summary>
+    /// A pretrained causal trunk (e.g. <c>sftPolicy.Transformer</c>) whose weights initialise the RM's trunk before step 0,
+    /// as RLHF reward models start from a pretrained LM (the paper: Longformer-base; InstructGPT: the SFT model). Its
+    /// width, layers, heads, FFN size and vocabulary must equal the RM's; a shorter or longer position table is copied
+    /// over the common rows. Null = random initialisation. Default null.
+    /// </summary>
+    public Transforms.Language.CausalTransformer? PretrainedTrunk { get; set; }
+    /// <summary>
+    /// Keep a CPU copy of the weights of every recorded dev evaluation in <see cref="TextRewardModelTrainer.LastCheckpointWeights"/>
+    /// (the sweep serves any selected step from it without reading the ExCP chain back). Default false.
+    /// </summary>
+    public bool KeepCheckpointWeights { get; set; }
     /// <summary>Also evaluate the untrained network (step 0) into the checkpoint history (default true; the note's selection always keeps step 0).</summary>
     public bool RecordStepZero { get; set; } = true;
 

@@ -30,6 +30,8 @@ internal sealed class TextRewardModelTask : TrainingTask
     }
 
     public IReadOnlyList<RewardModelCheckpoint> History => _history;
+    /// <summary>Step → CPU weights of each recorded evaluation (only with KeepCheckpointWeights).</summary>
+    public Dictionary<long, Dictionary<string, Tensor>> Weights { get; } = new();
     public override nn.Module Model => _c.Network.Module;
     public override long? RowCount { get; }
     private bool FineGrained => _o.Kind == TextRewardModelKind.FineGrained;
@@ -132,6 +134,14 @@ internal sealed class TextRewardModelTask : TrainingTask
         }
         // The loop also validates at an epoch end that may coincide with a step-interval validation: keep one per step.
         if (_history.Count > 0 && _history[^1].Step == step) _history[^1] = record; else _history.Add(record);
+        if (_o.KeepCheckpointWeights)
+        {
+            if (Weights.Remove(step, out var old)) foreach (var t in old.Values) t.Dispose();
+            var copy = new Dictionary<string, Tensor>();
+            using (torch.no_grad())
+                foreach (var (k, v) in _c.Network.Module.state_dict()) copy[k] = v.detach().cpu().clone().DetachFromDisposeScope();
+            Weights[step] = copy;
+        }
         return record.Accuracy;
     }
 

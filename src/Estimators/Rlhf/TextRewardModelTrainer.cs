@@ -34,6 +34,12 @@ public sealed class TextRewardModelTrainer : TorchTrainerBase<TextRewardModelOpt
     /// <summary>Dev evaluations of the last <c>Fit</c>, step 0 first when <see cref="TextRewardModelOptions.RecordStepZero"/>.</summary>
     public IReadOnlyList<RewardModelCheckpoint> LastCheckpointHistory { get; private set; } = Array.Empty<RewardModelCheckpoint>();
 
+    /// <summary>
+    /// With <see cref="TextRewardModelOptions.KeepCheckpointWeights"/>: step → CPU state dict of that dev evaluation
+    /// (the caller owns the tensors); empty otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<long, Dictionary<string, Tensor>> LastCheckpointWeights { get; private set; } = new Dictionary<long, Dictionary<string, Tensor>>();
+
     private TextRewardModelServing Serving(double mean = 0, double std = 1)
     {
         var o = TrainerOptions;
@@ -69,7 +75,7 @@ public sealed class TextRewardModelTrainer : TorchTrainerBase<TextRewardModelOpt
     {
         var o = TrainerOptions;
         int positions = o.PromptMaxLength + (o.IgnoreContext ? 0 : o.ContextMaxLength) + o.ResponseMaxLength;
-        return new TextRewardModelArchitecture(o.Kind, o.Tokenizer!.VocabularySize, o.DModel, o.Layers, o.Heads, o.FfnDim, positions, !o.IgnoreContext);
+        return new TextRewardModelArchitecture(o.Kind, o.Tokenizer!.VocabularySize, o.DModel, o.Layers, o.Heads, o.FfnDim, positions, !o.IgnoreContext, Bidirectional: o.Bidirectional);
     }
 
     /// <inheritdoc/>
@@ -79,8 +85,10 @@ public sealed class TextRewardModelTrainer : TorchTrainerBase<TextRewardModelOpt
     /// <inheritdoc/>
     protected override TrainingTask CreateTask(TrainingContext context)
     {
+        if (TrainerOptions.PretrainedTrunk is { } trunk) CopyTrunk(trunk, context.Network.Module);
         _task = new TextRewardModelTask(context, TrainerOptions);
         LastCheckpointHistory = Array.Empty<RewardModelCheckpoint>();
+        LastCheckpointWeights = new Dictionary<long, Dictionary<string, Tensor>>();
         if (TrainerOptions.RecordStepZero && TrainerOptions.ValidationSet != null && !ResumesFromCheckpoint())
         {
             context.Network.Module.eval();
@@ -88,6 +96,27 @@ public sealed class TextRewardModelTrainer : TorchTrainerBase<TextRewardModelOpt
             context.Network.Module.train();
         }
         return _task;
+    }
+
+    /// <summary>Copies a pretrained causal trunk into the reward network's <c>transformer.*</c> (position rows in common only).</summary>
+    private static void CopyTrunk(Transforms.Language.CausalTransformer trunk, TorchSharp.torch.nn.Module network)
+    {
+        using var _ = TorchSharp.torch.no_grad();
+        var target = network.state_dict();
+        foreach (var (k, v) in trunk.state_dict())
+        {
+            if (!target.TryGetValue("transformer." + k, out var dst))
+                throw new ArgumentException($"TextRewardModelOptions.PretrainedTrunk: tensor '{k}' has no counterpart in the reward model's trunk.", nameof(TextRewardModelOptions.PretrainedTrunk));
+            if (dst.shape.SequenceEqual(v.shape)) { dst.copy_(v); continue; }
+            if (k == "wpe.weight" && dst.shape[1] == v.shape[1])
+            {
+                long rows = Math.Min(dst.shape[0], v.shape[0]);
+                dst.narrow(0, 0, rows).copy_(v.narrow(0, 0, rows));
+                continue;
+            }
+            throw new ArgumentException($"TextRewardModelOptions.PretrainedTrunk: tensor '{k}' is [{string.Join(", ", v.shape)}] but the reward model's is " +
+                $"[{string.Join(", ", dst.shape)}]; use the same DModel, Layers, Heads, FfnDim and tokenizer as the pretrained trunk.", nameof(TextRewardModelOptions.PretrainedTrunk));
+        }
     }
 
     // A resumed run starts from trained weights: step 0 is not re-measured then. (The ExCP model card is written
@@ -100,6 +129,7 @@ public sealed class TextRewardModelTrainer : TorchTrainerBase<TextRewardModelOpt
     {
         var task = _task!;
         LastCheckpointHistory = task.History.ToArray();
+        LastCheckpointWeights = task.Weights;
         var serving = Serving();
         if (TrainerOptions.Kind == TextRewardModelKind.Preference)
         {

@@ -98,10 +98,16 @@ public static class CausalMask
     /// before the first real token, under left padding) is allowed its own position so its softmax row stays a
     /// distribution; such rows belong to padding and must be excluded from losses.
     /// </summary>
-    public static Tensor Blocked(long t, Tensor? attentionMask, Device device)
+    public static Tensor Blocked(long t, Tensor? attentionMask, Device device) => Blocked(t, attentionMask, device, causal: true);
+
+    /// <summary>
+    /// As <see cref="Blocked(long, Tensor?, Device)"/>; <paramref name="causal"/> false blocks padded keys only (a
+    /// bidirectional encoder, e.g. a Longformer-like reward model reading the whole sequence).
+    /// </summary>
+    public static Tensor Blocked(long t, Tensor? attentionMask, Device device, bool causal)
     {
         using var scope = torch.NewDisposeScope();
-        var future = torch.ones(t, t, ScalarType.Bool, device).triu(1);
+        var future = causal ? torch.ones(t, t, ScalarType.Bool, device).triu(1) : torch.zeros(t, t, ScalarType.Bool, device);
         if (attentionMask is null) return future.unsqueeze(0).unsqueeze(0).MoveToOuterDisposeScope();
         var valid = attentionMask.to_type(ScalarType.Bool);
         var padKey = valid.logical_not().unsqueeze(1).unsqueeze(1);            // (B, 1, 1, T)
@@ -184,9 +190,11 @@ public sealed class CausalTransformer : nn.Module<Tensor, Tensor>
     /// (B, T, D); positions are added here. <paramref name="attentionMask"/> (B, T): 1 real, 0 pad; positions count
     /// real tokens only, so a left-padded row gives the same outputs at its real positions as the unpadded row.
     /// <paramref name="attentionLayers"/> names the layers whose attention probabilities are returned (e.g. [0]).
+    /// <paramref name="causal"/> false lets every position attend to every real token (an encoder over the same
+    /// weights, used by the bidirectional reward models); default true.
     /// </summary>
     public CausalLmOutput Run(Tensor? inputIds = null, Tensor? inputsEmbeds = null, Tensor? attentionMask = null,
-        bool returnHiddenStates = false, IReadOnlyCollection<int>? attentionLayers = null)
+        bool returnHiddenStates = false, IReadOnlyCollection<int>? attentionLayers = null, bool causal = true)
     {
         if ((inputIds is null) == (inputsEmbeds is null))
             throw new ArgumentException("CausalTransformer.Run: give exactly one of inputIds and inputsEmbeds.");
@@ -218,7 +226,7 @@ public sealed class CausalTransformer : nn.Module<Tensor, Tensor>
             ? ScalarOps.Arange(t, ScalarType.Int64, x0.device).unsqueeze(0)
             : CausalMask.PositionIds(attentionMask);
         var x = drop.call(x0.Plus(wpe.call(pos)));
-        var blocked = CausalMask.Blocked(t, attentionMask, x.device);
+        var blocked = CausalMask.Blocked(t, attentionMask, x.device, causal);
         var hidden = returnHiddenStates ? new List<Tensor> { x } : null;
         var attentions = attentionLayers is null ? null : new Tensor?[Config.Layers];
         for (int l = 0; l < h.Count; l++)

@@ -231,6 +231,62 @@ public class TextRewardModelTests : IClassFixture<RelevanceRewardModelFixture>
         Assert.True(model.Serving.ScoreStd > 0 && model.Serving.ScoreStd != 1);
     }
 
+    [Fact]
+    public void ScorerGivesTheTransformersScores()
+    {
+        var (score, sentences) = Read(_f.Model.Transform(_f.Test));
+        var scorer = new TextRewardScorer(_f.Model.Network, _f.Tokenizer, _f.Model.Serving, batchSize: 7);
+        var rows = _f.TestAnswers.Select(a => (a.Example.QuestionText, a.Example.PassageText, a.Answer.Text)).ToArray();
+        var direct = scorer.SentenceScores(rows);
+        for (int i = 0; i < rows.Length; i++) Assert.Equal(sentences[i], direct[i], new FloatTolerance(1e-5f));
+        Assert.Throws<InvalidOperationException>(() => scorer.RawScores(rows));
+    }
+
+    [Fact]
+    public void BidirectionalTrunkLetsLaterTokensReachEarlierSeparators()
+    {
+        using var scope = torch.NewDisposeScope();
+        var causalArch = new TextRewardModelArchitecture(TextRewardModelKind.FineGrained, _f.Tokenizer.VocabularySize);
+        torch.manual_seed(1);
+        using var causal = new TextRewardNetwork(causalArch);
+        using var bidi = new TextRewardNetwork(causalArch with { Bidirectional = true });
+        bidi.load_state_dict(causal.state_dict());
+        causal.eval(); bidi.eval();
+        var serving = new TextRewardModelServing(TextRewardModelKind.FineGrained, "Prompt", null, "Response", 16, 24, 32);
+        var rows = new[] { ("Q: E1 A2 A3", "", "E1 A2 V3 <sep> E1 A3 V4 <sep>"), ("Q: E1 A2 A3", "", "E1 A2 V3 <sep> E1 A5 V9 <sep>") };
+        float First(TextRewardNetwork n, int row) => new TextRewardScorer(n, _f.Tokenizer, serving).SentenceScores(rows)[row][0];
+        // The first separator's verdict: causal — the second sentence cannot change it; bidirectional — it does.
+        Assert.Equal(First(causal, 0), First(causal, 1), 6);
+        Assert.NotEqual(First(bidi, 0), First(bidi, 1));
+    }
+
+    [Fact]
+    public void PretrainedTrunkInitialisesStepZeroAndKeptWeightsFollowTheHistory()
+    {
+        var gen = new QaFeedbackGenerator();
+        var rows = QaFeedbackRows.Load(_f.Ml, QaFeedbackRows.FineGrained(QaFeedbackData.LabelSentences(QaFeedbackAspect.Relevance, gen.SftData(64, seed: 5), 0.15, seed: 6)));
+        torch.manual_seed(9);
+        using var lm = new MLNetExtensions.Transforms.Language.CausalLm(new MLNetExtensions.Transforms.Language.CausalLmConfig(_f.Tokenizer.VocabularySize, 64, 2, 4, 128, MaxPositions: 64));
+        var t = _f.Ml.Rlhf().RewardModel(new TextRewardModelOptions
+        {
+            Tokenizer = _f.Tokenizer, MaxEpochs = 1, Seed = 2, ValidationSet = rows, ValidateEveryNSteps = 1, KeepCheckpointWeights = true, PretrainedTrunk = lm.Transformer,
+        });
+        using var m = t.Fit(rows);
+        Assert.Equal(t.LastCheckpointHistory.Select(c => c.Step), t.LastCheckpointWeights.Keys.OrderBy(k => k));
+        var step0 = t.LastCheckpointWeights[0];
+        var trunk = lm.Transformer.state_dict();
+        Assert.True(step0["transformer.wte.weight"].allclose(trunk["wte.weight"], 0, 0));
+        Assert.True(step0["transformer.h.1.mlp.fc2.weight"].allclose(trunk["h.1.mlp.fc2.weight"], 0, 0));
+        // 48 RM positions (prompt 16 + response 32): the first 48 rows of the LM's 64.
+        Assert.True(step0["transformer.wpe.weight"].allclose(trunk["wpe.weight"].narrow(0, 0, 48), 0, 0));
+        Assert.False(t.LastCheckpointWeights[1]["transformer.wte.weight"].allclose(trunk["wte.weight"], 0, 0)); // trained on
+        foreach (var w in t.LastCheckpointWeights.Values) foreach (var x in w.Values) x.Dispose();
+        // A trunk of another width names the option.
+        using var wide = new MLNetExtensions.Transforms.Language.CausalLm(new MLNetExtensions.Transforms.Language.CausalLmConfig(_f.Tokenizer.VocabularySize, 32, 2, 4, 128));
+        var e = Record.Exception(() => _f.Ml.Rlhf().RewardModel(new TextRewardModelOptions { Tokenizer = _f.Tokenizer, MaxEpochs = 1, PretrainedTrunk = wide.Transformer }).Fit(rows));
+        Assert.Contains("PretrainedTrunk", e!.Message);
+    }
+
     public sealed class ScoredRow
     {
         public float Score { get; set; }

@@ -59,6 +59,6 @@ public sealed record PpoOptions
     }
 }
 
-/// <summary>One PPO step's record (the note's history columns).</summary>
+/// <summary>One PPO step's record (the note's history columns); <c>GenerationSeconds</c> is the rollout sampling part of <c>Seconds</c>.</summary>
 public sealed record PpoStepRecord(int Step, double RawReward, double RawRewardVar, double Kl, double PenalizedReward, double PolicyLoss, double ValueLoss,
-    double LearningRate, double ClipFraction, double MeanResponseLength, double Seconds, long GeneratedTokens, long TrainedTokens);
+    double LearningRate, double ClipFraction, double MeanResponseLength, double Seconds, long GeneratedTokens, long TrainedTokens, double GenerationSeconds = 0);

@@ -63,6 +63,7 @@ public sealed class PpoTrainer : IDisposable
         var rowPrompt = promptIndices.SelectMany(i => Enumerable.Repeat(i, _o.SamplesPerPrompt)).ToArray();
         var gen = new GenerationOptions { Greedy = false, TopK = _o.TopK, Temperature = _o.Temperature, MaxNewTokens = _o.MaxNewTokens, Seed = _o.Seed * 100_003L + step };
         var responses = PolicyGenerator.Generate(_policy, _tok, rowPrompt.Select(i => prompts[i]).ToArray(), gen, batchSize: rowPrompt.Length);
+        double genSeconds = sw.Elapsed.TotalSeconds;
         var placed = reward(rowPrompt, responses);
         var promptIds = rowPrompt.Select(i => PolicyGenerator.PromptIds(_tok, prompts[i])).ToArray();
         var result = new GenerationResult(responses.Select(r => r.Tokens).ToArray(), responses.Select(r => r.Stopped).ToArray(), new bool[responses.Count]);
@@ -137,7 +138,7 @@ public sealed class PpoTrainer : IDisposable
         long generated = responses.Sum(r => (long)r.Tokens.Length);
         foreach (var x in new[] { ids, mask, respMask, oldLogp, oldValues, advantages, returns }) x.Dispose();
         return new PpoStepRecord(step, rawMean, rawVar, klMean, penalized, pgSum / mb, vfSum / mb, lr, clipSum / mb,
-            responses.Average(r => r.Tokens.Length), sw.Elapsed.TotalSeconds, generated, trained);
+            responses.Average(r => r.Tokens.Length), sw.Elapsed.TotalSeconds, generated, trained, genSeconds);
     }
 
     /// <inheritdoc/>

@@ -41,25 +41,44 @@ public static class QaFeedbackRewards
     };
 
     /// <summary>A fitted reward model as reward (its Score is already normalised for the preference kind).</summary>
-    public static TokenRewardFunction FromRewardModel(MLContext ml, TextRewardModelTransformer model, QaFeedbackAspect aspect, IReadOnlyList<QaExample> examples) => (idx, responses) =>
+    public static TokenRewardFunction FromRewardModel(MLContext ml, TextRewardModelTransformer model, QaFeedbackAspect aspect, IReadOnlyList<QaExample> examples)
     {
-        var rows = idx.Select((p, i) => new ResponseRow { Prompt = examples[p].QuestionText, Context = examples[p].PassageText, Response = responses[i].Text }).ToList();
-        var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
+        IDataView Score(IReadOnlyList<int> idx, IReadOnlyList<GeneratedResponse> responses) => model.Transform(ml.Data.LoadFromEnumerable(
+            idx.Select((p, i) => new ResponseRow { Prompt = examples[p].QuestionText, Context = examples[p].PassageText, Response = responses[i].Text }).ToList()));
+        return aspect == QaFeedbackAspect.Completeness
+            ? FromScores(aspect, (idx, responses) => Score(idx, responses).GetColumn<float>(model.Description.Outputs[0].Column).ToArray())
+            : FromSentenceScores(aspect, (idx, responses) => Score(idx, responses).GetColumn<VBuffer<float>>(model.Description.Outputs[1].Column).Select(v => v.DenseValues().ToArray()).ToArray());
+    }
+
+    /// <summary>A reward model as reward through a <see cref="TextRewardScorer"/> (no data view; faster in the PPO loop).</summary>
+    public static TokenRewardFunction FromScorer(TextRewardScorer scorer, QaFeedbackAspect aspect, IReadOnlyList<QaExample> examples)
+    {
+        (string, string, string)[] Rows(IReadOnlyList<int> idx, IReadOnlyList<GeneratedResponse> responses) =>
+            idx.Select((p, i) => (examples[p].QuestionText, examples[p].PassageText, responses[i].Text)).ToArray();
+        return aspect == QaFeedbackAspect.Completeness
+            ? FromScores(aspect, (idx, responses) => scorer.Scores(Rows(idx, responses)))
+            : FromSentenceScores(aspect, (idx, responses) => scorer.SentenceScores(Rows(idx, responses)));
+    }
+
+    /// <summary>Completeness: the normalised per-response score times the scale, at the end token.</summary>
+    public static TokenRewardFunction FromScores(QaFeedbackAspect aspect, Func<IReadOnlyList<int>, IReadOnlyList<GeneratedResponse>, float[]> scores) => (idx, responses) =>
+    {
+        var s = scores(idx, responses);
         var r = new float[responses.Count][];
-        if (aspect == QaFeedbackAspect.Completeness)
-        {
-            var s = scored.GetColumn<float>(model.Description.Outputs[0].Column).ToArray();
-            for (int i = 0; i < r.Length; i++) r[i] = RewardPlacement.AtEnd(Math.Max(1, responses[i].Tokens.Length), s[i]);
-            return r;
-        }
-        var sentences = scored.GetColumn<VBuffer<float>>(model.Description.Outputs[1].Column).Select(v => v.DenseValues().ToArray()).ToArray();
+        for (int i = 0; i < r.Length; i++) r[i] = RewardPlacement.AtEnd(Math.Max(1, responses[i].Tokens.Length), s[i]);
+        return r;
+    };
+
+    /// <summary>Relevance/factuality: ±weight at each separator by the verdict P(no error) ≥ 0.5.</summary>
+    public static TokenRewardFunction FromSentenceScores(QaFeedbackAspect aspect, Func<IReadOnlyList<int>, IReadOnlyList<GeneratedResponse>, float[][]> sentenceScores) => (idx, responses) =>
+    {
+        var sentences = sentenceScores(idx, responses);
+        var r = new float[responses.Count][];
         for (int i = 0; i < r.Length; i++)
         {
             // Separators beyond the model's response budget get no verdict: score them as "no reward" (0).
-            int seps = responses[i].Tokens.Count(t => t == Core.Text.TextTokenizer.SepId);
             var verdicts = sentences[i].Select(p => p >= 0.5f).ToList();
-            var placed = RewardPlacement.AtSeparators(responses[i].Tokens.Select((t, j) => t == Core.Text.TextTokenizer.SepId && CountBefore(responses[i].Tokens, j) >= verdicts.Count ? -1L : t).ToArray(), verdicts, Weight(aspect));
-            r[i] = placed;
+            r[i] = RewardPlacement.AtSeparators(responses[i].Tokens.Select((t, j) => t == Core.Text.TextTokenizer.SepId && CountBefore(responses[i].Tokens, j) >= verdicts.Count ? -1L : t).ToArray(), verdicts, Weight(aspect));
         }
         return r;
     };

@@ -56,7 +56,7 @@ public sealed class TextRewardNetwork : nn.Module<Dictionary<string, Tensor>, Di
         long total = ids.shape[1];
         if (total > Architecture.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(x), $"TextRewardNetwork: prompt + context + response slots hold {total} tokens; the model has {Architecture.MaxPositions} positions (lower the MaxLength options or raise MaxPositions).");
-        using var run = transformer.Run(ids, attentionMask: mask);
+        using var run = transformer.Run(ids, attentionMask: mask, causal: !Architecture.Bidirectional);
         var h = run.LastHidden;                                                            // (B, T, D)
         if (Architecture.Kind == TextRewardModelKind.FineGrained)
         {
