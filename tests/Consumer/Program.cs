@@ -2,6 +2,7 @@
 // then reports which libLibTorchSharp.so the process loaded (it must be the copy in this app's output folder).
 // Usage: Consumer OUT_DIR   (writes OUT_DIR/model.zip and the ExCP checkpoint chain OUT_DIR/checkpoints/excp)
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetExtensions;
 using MLNetExtensions.Estimators.TinyViM;
 using MLNetExtensions.Transforms.Datasets;

@@ -9,7 +9,7 @@ repo=$(cd "$here/../.." && pwd)
 start=$(date +%s)
 feed="$repo/artifacts/feed"
 work=$(mktemp -d /tmp/mlnetext-consumer.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ "${CONSUMER_KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
 version=0.1.0-ci.$(date +%s)
 
 # Already-downloaded packages (the user's cache, as nupkg files) serve as an extra read-only source, so CI does not
@@ -18,10 +18,19 @@ user_cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 extra=()
 [ -d "$user_cache" ] && extra=(-p:RestoreAdditionalProjectSources="$user_cache")
 
+if [ "${CONSUMER_REUSE_FEED:-0}" = 1 ] && ls "$feed"/MLNetExtensions.Core.*.nupkg >/dev/null 2>&1; then
+  # Development shortcut: reuse the packages of the last run.
+  version=$(basename "$(ls "$feed"/MLNetExtensions.Core.*.nupkg | head -1)" .nupkg); version=${version#MLNetExtensions.Core.}
+  echo "consumer: reusing the feed's $version"
+else
 echo "consumer: packing $version into $feed"
 rm -rf "$feed"; mkdir -p "$feed"
-dotnet pack "$repo/MLNetExtensions.sln" -c Release -o "$feed" -p:Version="$version" -v:q -nologo | grep -E "error|warning NU5|Successfully created" || true
-ls "$feed"/*.nupkg >/dev/null
+for p in Core/MLNetExtensions.Core Transforms/MLNetExtensions.Transforms Evaluators/MLNetExtensions.Evaluators \
+         Estimators/MLNetExtensions.Estimators Tools/ExcpCli/MLNetExtensions.ExcpCli; do
+  dotnet pack "$repo/src/$p.csproj" -c Release -o "$feed" -p:Version="$version" -v:q -nologo
+done
+fi
+ls -l "$feed"
 
 export NUGET_PACKAGES="$work/nuget-cache"
 mkdir -p "$NUGET_PACKAGES"
