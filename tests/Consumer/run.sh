@@ -41,11 +41,12 @@ dotnet "$work/app/Consumer.dll" "$work/out"
 
 # The libstdc++ fix: on a system whose libstdc++ lacks GLIBCXX_3.4.32 (Debian 12) the app's copy is marked weak and
 # the NuGet cache's copy is left as shipped; elsewhere neither is touched.
-cache_lib=$(find "$NUGET_PACKAGES/torchsharp" -name libLibTorchSharp.so | head -1)
+# (no "cmd | head" / "grep -q" at a pipe's end here: with pipefail a SIGPIPE upstream would fail the script)
+cache_lib=$(find "$NUGET_PACKAGES/torchsharp" -name libLibTorchSharp.so -print -quit)
 app_lib="$work/app/runtimes/linux-x64/native/libLibTorchSharp.so"
-weak() { readelf -V "$1" | grep -A0 "Name: GLIBCXX_3.4.32" | grep -q "Flags: WEAK"; }
+weak() { readelf -V "$1" > "$work/versions.txt"; grep -Eq "Name: GLIBCXX_3\.4\.32 +Flags: WEAK" "$work/versions.txt"; }
 if weak "$cache_lib"; then echo "consumer: FAIL: the NuGet cache copy $cache_lib was patched"; exit 1; fi
-libstdcxx=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+libstdcxx=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !f {print $NF; f=1}')
 if ! grep -q GLIBCXX_3.4.32 "$libstdcxx"; then
   weak "$app_lib" || { echo "consumer: FAIL: $app_lib not patched although $libstdcxx lacks GLIBCXX_3.4.32"; exit 1; }
   echo "consumer: $libstdcxx lacks GLIBCXX_3.4.32: output copy patched, NuGet cache copy untouched"
@@ -53,7 +54,7 @@ fi
 
 echo "consumer: installing the excp tool from the feed"
 dotnet tool install MLNetExtensions.Excp.Tool --version "$version" --tool-path "$work/tools" --add-source "$feed" >/dev/null
-"$work/tools/excp" --help | head -3
+"$work/tools/excp" --help > "$work/help.txt"; head -3 "$work/help.txt"
 "$work/tools/excp" verify "$work/out/checkpoints/excp"
 set +e; "$work/tools/excp" inspect /nonexistent >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" = 1 ] || { echo "consumer: FAIL: excp inspect /nonexistent exited $rc, expected 1"; exit 1; }

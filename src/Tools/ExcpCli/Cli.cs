@@ -17,7 +17,7 @@ public static class Cli
 
     /// <summary>Runs one command; returns the process exit code (0 ok, 1 usage or input error, 2 corrupt data).</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
-        CommandLineApp.Run(Root(stdout), args, stdout, stderr, e => e is ExcpFormatException ? Failure : null);
+        CommandLineApp.Run(Root(stdout), args, stdout, stderr, e => e is ExcpFormatException ? Failure : null, name: "excp");
 
     private static RootCommand Root(TextWriter w)
     {
@@ -91,7 +91,7 @@ public static class Cli
             var cmd = new Command("decompress", "Rebuild one step of a chain.") { chain, step, outFile, model, optimizer, names };
             cmd.SetAction(r =>
             {
-                var opened = ExcpChain.Open(RequireExisting(r.GetValue(chain)!));
+                var opened = ExcpChain.Open(r.GetValue(chain)!); // a missing folder reads as "no step N" (exit 1)
                 long s = r.GetValue(step);
                 if (r.GetValue(outFile) is null && r.GetValue(model) is null) throw new UsageException("decompress needs --out or --model");
                 var ck = opened.Read(s);

@@ -26,10 +26,13 @@ internal static class CommandLineApp
     /// <summary>
     /// Parses <paramref name="args"/> against <paramref name="root"/> and runs the chosen action. With no arguments
     /// and subcommands to choose from, prints the help and returns 1. <paramref name="classify"/> may map an exception
-    /// to an exit code (null = the default: input errors 1, anything else 2).
+    /// to an exit code (null = the default: input errors 1, anything else 2); <paramref name="name"/> prefixes the
+    /// messages.
     /// </summary>
-    public static int Run(RootCommand root, string[] args, TextWriter? stdout = null, TextWriter? stderr = null, Func<Exception, int?>? classify = null)
+    public static int Run(RootCommand root, string[] args, TextWriter? stdout = null, TextWriter? stderr = null, Func<Exception, int?>? classify = null,
+        string? name = null)
     {
+        name ??= root.Name; // the executable's name unless the program gives its own (in-process callers)
         stdout ??= Console.Out;
         stderr ??= Console.Error;
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
@@ -41,8 +44,8 @@ internal static class CommandLineApp
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors) stderr.WriteLine($"{root.Name}: {e.Message}");
-            stderr.WriteLine($"Run '{root.Name} --help' for usage.");
+            foreach (var e in result.Errors) stderr.WriteLine($"{name}: {e.Message}");
+            stderr.WriteLine($"Run '{name} --help' for usage.");
             return UsageError;
         }
         try
@@ -53,8 +56,8 @@ internal static class CommandLineApp
         {
             var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
             int code = classify?.Invoke(inner) ?? (IsInputError(inner) ? UsageError : Failure);
-            stderr.WriteLine($"{root.Name}: {inner.Message}");
-            if (inner is UsageException) stderr.WriteLine($"Run '{root.Name} --help' for usage.");
+            stderr.WriteLine($"{name}: {inner.Message}");
+            if (inner is UsageException) stderr.WriteLine($"Run '{name} --help' for usage.");
             if (Environment.GetEnvironmentVariable("MLNETEXT_STACKTRACE") == "1") stderr.WriteLine(inner);
             return code;
         }
