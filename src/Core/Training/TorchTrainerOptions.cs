@@ -172,4 +172,13 @@ public sealed record TrainingProgress(int Epoch, long Step, long? StepsPerEpoch,
 {
     /// <summary>Mean of each named loss term over the epoch so far (null when the task reports none).</summary>
     public IReadOnlyDictionary<string, double>? LossTerms { get; init; }
+    /// <summary>Training rows per second since this run started (a resumed run: since the resume); null before the first row.</summary>
+    public double? RowsPerSecond { get; init; }
+    /// <summary>Optimisation steps per second since this run started; null before the first step.</summary>
+    public double? StepsPerSecond { get; init; }
+    /// <summary>
+    /// Estimated time to the end of <see cref="TorchTrainerOptions.MaxEpochs"/> at the run's mean step rate (early
+    /// stopping may end it sooner); zero at the last step; null while the steps per epoch are unknown.
+    /// </summary>
+    public TimeSpan? EstimatedRemaining { get; init; }
 }

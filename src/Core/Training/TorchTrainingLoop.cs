@@ -89,6 +89,20 @@ public sealed class TorchTrainingLoop
 
         double lastLoss = double.NaN; bool stoppedEarly = false; int epoch = startEpoch - 1; int recalibrated = 0;
         bool stepSeeds = _o.CheckpointEveryNSteps > 0;
+        long rowsThisRun = 0, stepsThisRun = 0;
+        // Throughput and ETA from this run's mean rates (a resumed run counts from the resume).
+        TrainingProgress Rated(TrainingProgress p)
+        {
+            double secs = sw.Elapsed.TotalSeconds;
+            TimeSpan? eta = stepsPerEpoch is long spe && stepsThisRun > 0
+                ? TimeSpan.FromSeconds(Math.Max(0, spe * _o.MaxEpochs - p.Step) * secs / stepsThisRun) : null;
+            return p with
+            {
+                RowsPerSecond = rowsThisRun > 0 && secs > 0 ? rowsThisRun / secs : null,
+                StepsPerSecond = stepsThisRun > 0 && secs > 0 ? stepsThisRun / secs : null,
+                EstimatedRemaining = eta,
+            };
+        }
         try
         {
             for (epoch = startEpoch; epoch <= _o.MaxEpochs; epoch++)
@@ -128,22 +142,22 @@ public sealed class TorchTrainingLoop
                         }
                     }
                     if (!double.IsFinite(lastLoss)) throw new InvalidOperationException(DivergenceDiagnosis.Explain(lastLoss, batch, model, epoch, step));
-                    lossSum += lastLoss * batch.Count; lossCount += batch.Count; batchIndex++;
+                    lossSum += lastLoss * batch.Count; lossCount += batch.Count; batchIndex++; rowsThisRun += batch.Count;
                     if (++micro < accumulate) continue;
                     micro = 0;
                     OptimiserStep(model, optimisers);
-                    step++; epochSteps++;
+                    step++; epochSteps++; stepsThisRun++;
                     task.OnStep(step, total);
                     if (_o.LogEveryNSteps > 0 && step % _o.LogEveryNSteps == 0)
                     {
-                        var p = new TrainingProgress(epoch, step, stepsPerEpoch, lossSum / lossCount, lr, null, false, sw.Elapsed) { LossTerms = Means(termSums, termBatches) };
+                        var p = Rated(new TrainingProgress(epoch, step, stepsPerEpoch, lossSum / lossCount, lr, null, false, sw.Elapsed) { LossTerms = Means(termSums, termBatches) });
                         ch.Trace(MessageSensitivity.None, $"epoch {epoch} step {step}: loss {p.TrainLoss:F4} lr {lr:E2}");
                         _o.Progress?.Report(p);
                     }
                     if (_o.ValidateEveryNSteps > 0 && step % _o.ValidateEveryNSteps == 0 && _o.ValidationSet != null)
                     {
                         var m = ValidateNow(task, model);
-                        var p = new TrainingProgress(epoch, step, stepsPerEpoch, lossSum / lossCount, lr, m, false, sw.Elapsed) { LossTerms = Means(termSums, termBatches) };
+                        var p = Rated(new TrainingProgress(epoch, step, stepsPerEpoch, lossSum / lossCount, lr, m, false, sw.Elapsed) { LossTerms = Means(termSums, termBatches) });
                         history.Add(p);
                         _o.Progress?.Report(p);
                         ch.Info(MessageSensitivity.None, $"step {step}: validation {m:F4}");
@@ -151,15 +165,15 @@ public sealed class TorchTrainingLoop
                     if (_o.CheckpointEveryNSteps > 0 && step % _o.CheckpointEveryNSteps == 0)
                         store?.Save(model, helpers, new TrainingCheckpointState(epoch, step, stepsPerEpoch, best, bestEpoch, sinceBest, batchIndex), null);
                 }
-                if (micro > 0) { OptimiserStep(model, optimisers); step++; epochSteps++; task.OnStep(step, (stepsPerEpoch ?? epochSteps) * _o.MaxEpochs); }
+                if (micro > 0) { OptimiserStep(model, optimisers); step++; epochSteps++; stepsThisRun++; task.OnStep(step, (stepsPerEpoch ?? epochSteps) * _o.MaxEpochs); }
                 if (lossCount == 0 && skipBatches == 0) throw new InvalidOperationException($"The training data yielded no rows with a label in column '{_o.LabelColumnName}'.");
                 stepsPerEpoch ??= epochSteps;
                 skipBatches = 0;
 
                 double? metric = _o.ValidationSet != null ? ValidateNow(task, model) : null;
-                var report = new TrainingProgress(epoch, step, stepsPerEpoch, lossCount > 0 ? lossSum / lossCount : double.NaN,
+                var report = Rated(new TrainingProgress(epoch, step, stepsPerEpoch, lossCount > 0 ? lossSum / lossCount : double.NaN,
                     LearningRates.At(_o.Schedule, _o.LearningRate, _o.MinLearningRate, step, _o.WarmupSteps, stepsPerEpoch.Value * _o.MaxEpochs),
-                    metric, true, sw.Elapsed) { LossTerms = Means(termSums, termBatches) };
+                    metric, true, sw.Elapsed) { LossTerms = Means(termSums, termBatches) });
                 history.Add(report);
                 ch.Info(MessageSensitivity.None, $"epoch {epoch}/{_o.MaxEpochs}: loss {report.TrainLoss:F4}" +
                     (metric != null ? $", validation {metric:F4}" : "") + $", lr {report.LearningRate:E2}, {sw.Elapsed.TotalSeconds:F1}s");

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Data.Analysis;
+using MLNetExtensions.Core.IO;
 using MLNetExtensions.Core.Plotting;
 
 namespace MLNetExtensions.Core.Tuning;
@@ -60,6 +62,31 @@ public sealed class SweepResult
         }
         return sb.ToString();
     }
+
+    /// <summary>
+    /// One row per setting, in setting order: <c>Setting</c>, one column per swept parameter (numbers as
+    /// <see cref="double"/>, anything else as its display text), <c>Mean</c>, <c>StdDev</c> (null for one repeat),
+    /// <c>Count</c> and <c>Best</c>.
+    /// </summary>
+    public DataFrame ToDataFrame()
+    {
+        var columns = new List<DataFrameColumn> { new Int32DataFrameColumn("Setting", Settings.Select(s => s.SettingIndex)) };
+        foreach (var p in Parameters)
+            columns.Add(p.IsNumeric
+                ? new DoubleDataFrameColumn(p.Name, Settings.Select(s => SweepValues.ToDouble(s.Parameters[p.Name])))
+                : new StringDataFrameColumn(p.Name, Settings.Select(s => SweepValues.Display(s.Parameters[p.Name]))));
+        columns.Add(new DoubleDataFrameColumn(MeanColumn, Settings.Select(s => s.Mean)));
+        columns.Add(new DoubleDataFrameColumn("StdDev", Settings.Select(s => double.IsNaN(s.StdDev) ? (double?)null : s.StdDev)));
+        columns.Add(new Int32DataFrameColumn("Count", Settings.Select(s => s.Count)));
+        columns.Add(new BooleanDataFrameColumn("Best", Settings.Select(s => s == Best)));
+        return new DataFrame(columns);
+    }
+
+    /// <summary>Name of the mean column of <see cref="ToDataFrame"/>: <c>Mean</c>.</summary>
+    public const string MeanColumn = "Mean";
+
+    /// <summary>Writes <see cref="ToDataFrame"/> as CSV (comma-separated, header row, invariant culture), atomically.</summary>
+    public void SaveCsv(string path) => DataFrameCsv.Save(ToDataFrame(), path);
 
     /// <summary>Settings best first; non-finite means last.</summary>
     public IReadOnlyList<SettingSummary> Ranked()

@@ -1,131 +1,140 @@
+using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
+using MLNetExtensions.CommandLine;
 using MLNetExtensions.Transforms.Excp;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
 namespace MLNetExtensions.ExcpCli;
 
-/// <summary>The <c>excp</c> command line: compress, decompress, inspect, verify.</summary>
+/// <summary>The <c>excp</c> command line: compress, decompress, inspect, verify (System.CommandLine).</summary>
 public static class Cli
 {
-    private const string Usage = """
-        usage:
-          excp compress   --chain DIR (--checkpoint FILE.excp | --model M.pt|.safetensors [--optimizer O.pt] [--param-names FILE]) [--step N]
-                          [--alpha A] [--beta B] [--bits 4] [--moment-bits 4] [--official] [--keyframe-interval K] [--zstd-level L] [--min-kept F]
-          excp decompress --chain DIR --step N (--out FILE.excp | --model OUT.pt [--optimizer OUT.pt] [--param-names FILE])
-          excp inspect    (DIR | FILE.excp)
-          excp verify     (DIR | FILE.excp)
-        A chain folder holds chain.excpidx and one step-*.excp file per checkpoint; FILE.excp alone is a lossless checkpoint
-        or a single link. --param-names lists model.parameters() names in order, one per line (PyTorch keys optimizer
-        state by position). Exit codes: 0 ok, 1 usage or input error, 2 corrupt / unverifiable data.
+    private const string About = """
+        ExCP checkpoint compression (weights + Adam moments). A chain folder holds chain.excpidx and one step-*.excp file
+        per checkpoint; FILE.excp alone is a lossless checkpoint or a single link. Exit codes: 0 ok, 1 usage or input
+        error (including a missing input), 2 corrupt / unverifiable data.
         """;
 
-    /// <summary>Runs one command; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs one command; returns the process exit code (0 ok, 1 usage or input error, 2 corrupt data).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
+        CommandLineApp.Run(Root(stdout), args, stdout, stderr, e => e is ExcpFormatException ? Failure : null, name: "excp");
+
+    private static RootCommand Root(TextWriter w)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Usage); return args.Length == 0 ? 1 : 0; }
-        try
+        var root = new RootCommand(About) { Commands.Compress(w), Commands.Decompress(w), Commands.Inspect(w), Commands.Verify(w) };
+        return root;
+    }
+
+    private static class Commands
+    {
+        private static Option<string> Chain() => new("--chain") { Description = "Chain folder (created when missing).", Required = true };
+        private static Option<string?> ParamNames() => new("--param-names") { Description = "File listing model.parameters() names in order, one per line (PyTorch keys optimizer state by position)." };
+
+        public static Command Compress(TextWriter w)
         {
-            var (pos, opts) = Parse(args.Skip(1));
-            return args[0] switch
+            var chain = Chain();
+            var checkpoint = new Option<string?>("--checkpoint") { Description = "Input: a lossless FILE.excp checkpoint." };
+            var model = new Option<string?>("--model") { Description = "Input: a PyTorch state dict (.pt or .safetensors)." };
+            var optimizer = new Option<string?>("--optimizer") { Description = "PyTorch optimizer state (.pt) to go with --model." };
+            var names = ParamNames();
+            var step = new Option<long?>("--step") { Description = "Training step (needed with --model; overrides the checkpoint's)." };
+            var alpha = Defaulted("--alpha", "Weight pruning strength α.", 5e-5);
+            var beta = Defaulted("--beta", "Moment pruning strength β.", 2.0);
+            var bits = Defaulted("--bits", "Weight quantisation bits.", 4);
+            var momentBits = Defaulted("--moment-bits", "Moment quantisation bits.", 4);
+            var official = Defaulted("--official", "Bit-compatible with the official ExCP code.", false);
+            var keyframe = Defaulted("--keyframe-interval", "Write a lossless key frame every K checkpoints (0 = only the first).", 0);
+            var zstd = Defaulted("--zstd-level", "Zstandard level.", 3);
+            var minKept = Defaulted("--min-kept", "Smallest fraction of weights kept per tensor.", 0.0);
+            var cmd = new Command("compress", "Append a checkpoint to a chain (a key frame or a compressed link).")
+                { chain, checkpoint, model, optimizer, names, step, alpha, beta, bits, momentBits, official, keyframe, zstd, minKept };
+            cmd.SetAction(r =>
             {
-                "compress" => Compress(opts, stdout),
-                "decompress" => Decompress(opts, stdout),
-                "inspect" => Inspect(Single(pos, "inspect"), stdout),
-                "verify" => Verify(Single(pos, "verify"), stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
-            };
+                var dir = r.GetValue(chain)!;
+                TrainingCheckpoint ck;
+                if (r.GetValue(checkpoint) is string file)
+                {
+                    ck = ExcpCheckpointFile.Read(file);
+                    if (r.GetValue(step) is long s) ck = new TrainingCheckpoint(s, ck.Parameters, ck.Optimizer, ck.Extras);
+                }
+                else if (r.GetValue(model) is string m)
+                    ck = PyTorchCheckpointFiles.Load(m, r.GetValue(optimizer), r.GetValue(step) ?? throw new UsageException("--model needs --step"), Names(r.GetValue(names)));
+                else throw new UsageException("compress needs --checkpoint or --model");
+
+                var options = new ExcpOptions
+                {
+                    Alpha = r.GetValue(alpha), Beta = r.GetValue(beta), WeightBits = r.GetValue(bits), MomentBits = r.GetValue(momentBits),
+                    OfficialCompatibility = r.GetValue(official), KeyFrameInterval = r.GetValue(keyframe), ZstdLevel = r.GetValue(zstd),
+                    MinWeightKeptFraction = r.GetValue(minKept),
+                };
+                var opened = ExcpChain.Open(dir, options);
+                var sw = Stopwatch.StartNew();
+                var res = opened.Append(ck);
+                sw.Stop();
+                w.WriteLine($"step {res.Entry.Step} -> {Path.Combine(dir, res.Entry.FileName)} ({(res.Entry.IsKeyFrame ? "key frame" : $"link, parent {res.Entry.ParentStep}")})");
+                w.WriteLine($"  {res.RawBytes:N0} B raw fp32 (weights + moments) -> {res.CompressedBytes:N0} B: {res.Ratio:F1}x in {sw.Elapsed.TotalSeconds:F2} s");
+                foreach (var (name, st) in res.Statistics)
+                    w.WriteLine($"  {name,-40} weights kept {st.WeightKeptFraction,7:P2}  moments kept {st.MomentKeptFraction,7:P2}");
+                return 0;
+            });
+            return cmd;
         }
-        catch (UsageException e) { stderr.WriteLine($"excp: {e.Message}"); stderr.WriteLine(Usage); return 1; }
-        catch (ExcpFormatException e) { stderr.WriteLine($"excp: {e.Message}"); return 2; }
-        catch (Exception e) when (e is ArgumentException or IOException or FormatException or KeyNotFoundException or UnauthorizedAccessException or NotSupportedException)
-        { stderr.WriteLine($"excp: {e.Message}"); return 1; }
+
+        public static Command Decompress(TextWriter w)
+        {
+            var chain = Chain();
+            var step = new Option<long>("--step") { Description = "The step to rebuild.", Required = true };
+            var outFile = new Option<string?>("--out") { Description = "Output: a lossless FILE.excp checkpoint." };
+            var model = new Option<string?>("--model") { Description = "Output: a PyTorch state dict (.pt)." };
+            var optimizer = new Option<string?>("--optimizer") { Description = "Also write the optimizer state (.pt) with --model." };
+            var names = ParamNames();
+            var cmd = new Command("decompress", "Rebuild one step of a chain.") { chain, step, outFile, model, optimizer, names };
+            cmd.SetAction(r =>
+            {
+                var opened = ExcpChain.Open(r.GetValue(chain)!); // a missing folder reads as "no step N" (exit 1)
+                long s = r.GetValue(step);
+                if (r.GetValue(outFile) is null && r.GetValue(model) is null) throw new UsageException("decompress needs --out or --model");
+                var ck = opened.Read(s);
+                if (r.GetValue(outFile) is string o)
+                {
+                    ExcpCheckpointFile.Write(o, ck);
+                    w.WriteLine($"step {s} -> {o}");
+                }
+                else
+                {
+                    var m = r.GetValue(model)!;
+                    var opt = r.GetValue(optimizer);
+                    PyTorchCheckpointFiles.Save(ck, m, opt, Names(r.GetValue(names)));
+                    w.WriteLine($"step {s} -> {m}{(opt != null ? " + " + opt : "")}");
+                }
+                return 0;
+            });
+            return cmd;
+        }
+
+        public static Command Inspect(TextWriter w)
+        {
+            var path = new Argument<string>("path") { Description = "A chain folder or a FILE.excp." };
+            var cmd = new Command("inspect", "Describe a chain or one file: steps, sizes, options, per-tensor encoding.") { path };
+            cmd.SetAction(r => Cli.Inspect(RequireExisting(r.GetValue(path)!), w));
+            return cmd;
+        }
+
+        public static Command Verify(TextWriter w)
+        {
+            var path = new Argument<string>("path") { Description = "A chain folder or a FILE.excp." };
+            var cmd = new Command("verify", "Check checksums and rebuild every step (a chain) or the key frame (a file).") { path };
+            cmd.SetAction(r => Cli.Verify(RequireExisting(r.GetValue(path)!), w));
+            return cmd;
+        }
     }
 
-    private sealed class UsageException(string message) : Exception(message);
+    // A missing input is a usage/input error (1), not corrupt data (2).
+    private static string RequireExisting(string path) =>
+        File.Exists(path) || Directory.Exists(path) ? path : throw new FileNotFoundException($"'{path}' does not exist (expected a chain folder or a FILE.excp).", path);
 
-    private static readonly HashSet<string> Flags = new() { "official" };
-
-    private static (List<string> Positional, Dictionary<string, string> Options) Parse(IEnumerable<string> args)
-    {
-        var pos = new List<string>();
-        var opts = new Dictionary<string, string>();
-        using var e = args.GetEnumerator();
-        while (e.MoveNext())
-        {
-            var a = e.Current;
-            if (!a.StartsWith("--")) { pos.Add(a); continue; }
-            var key = a[2..];
-            if (Flags.Contains(key)) { opts[key] = "true"; continue; }
-            if (!e.MoveNext()) throw new UsageException($"option --{key} needs a value");
-            opts[key] = e.Current;
-        }
-        return (pos, opts);
-    }
-
-    private static string Single(List<string> pos, string cmd) =>
-        pos.Count == 1 ? pos[0] : throw new UsageException($"{cmd} takes exactly one path");
-
-    private static string Need(Dictionary<string, string> o, string k) =>
-        o.TryGetValue(k, out var v) ? v : throw new UsageException($"missing --{k}");
-
-    private static double D(Dictionary<string, string> o, string k, double d) =>
-        o.TryGetValue(k, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : d;
-
-    private static int I(Dictionary<string, string> o, string k, int d) =>
-        o.TryGetValue(k, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-
-    private static IReadOnlyList<string>? Names(Dictionary<string, string> o) =>
-        o.TryGetValue("param-names", out var f) ? File.ReadAllLines(f).Select(l => l.Trim()).Where(l => l.Length > 0).ToList() : null;
-
-    private static int Compress(Dictionary<string, string> o, TextWriter w)
-    {
-        var dir = Need(o, "chain");
-        TrainingCheckpoint ck;
-        if (o.TryGetValue("checkpoint", out var file))
-        {
-            ck = ExcpCheckpointFile.Read(file);
-            if (o.ContainsKey("step")) ck = new TrainingCheckpoint(long.Parse(o["step"], CultureInfo.InvariantCulture), ck.Parameters, ck.Optimizer, ck.Extras);
-        }
-        else if (o.TryGetValue("model", out var model))
-            ck = PyTorchCheckpointFiles.Load(model, o.GetValueOrDefault("optimizer"), long.Parse(Need(o, "step"), CultureInfo.InvariantCulture), Names(o));
-        else throw new UsageException("compress needs --checkpoint or --model");
-
-        var options = new ExcpOptions
-        {
-            Alpha = D(o, "alpha", 5e-5), Beta = D(o, "beta", 2.0), WeightBits = I(o, "bits", 4), MomentBits = I(o, "moment-bits", 4),
-            OfficialCompatibility = o.ContainsKey("official"), KeyFrameInterval = I(o, "keyframe-interval", 0), ZstdLevel = I(o, "zstd-level", 3),
-            MinWeightKeptFraction = D(o, "min-kept", 0),
-        };
-        var chain = ExcpChain.Open(dir, options);
-        var sw = Stopwatch.StartNew();
-        var r = chain.Append(ck);
-        sw.Stop();
-        w.WriteLine($"step {r.Entry.Step} -> {Path.Combine(dir, r.Entry.FileName)} ({(r.Entry.IsKeyFrame ? "key frame" : $"link, parent {r.Entry.ParentStep}")})");
-        w.WriteLine($"  {r.RawBytes:N0} B raw fp32 (weights + moments) -> {r.CompressedBytes:N0} B: {r.Ratio:F1}x in {sw.Elapsed.TotalSeconds:F2} s");
-        foreach (var (name, s) in r.Statistics)
-            w.WriteLine($"  {name,-40} weights kept {s.WeightKeptFraction,7:P2}  moments kept {s.MomentKeptFraction,7:P2}");
-        return 0;
-    }
-
-    private static int Decompress(Dictionary<string, string> o, TextWriter w)
-    {
-        var chain = ExcpChain.Open(Need(o, "chain"));
-        long step = long.Parse(Need(o, "step"), CultureInfo.InvariantCulture);
-        var ck = chain.Read(step);
-        if (o.TryGetValue("out", out var outFile))
-        {
-            ExcpCheckpointFile.Write(outFile, ck);
-            w.WriteLine($"step {step} -> {outFile}");
-        }
-        else if (o.TryGetValue("model", out var model))
-        {
-            PyTorchCheckpointFiles.Save(ck, model, o.GetValueOrDefault("optimizer"), Names(o));
-            w.WriteLine($"step {step} -> {model}{(o.TryGetValue("optimizer", out var opt) ? " + " + opt : "")}");
-        }
-        else throw new UsageException("decompress needs --out or --model");
-        return 0;
-    }
-
+    private static IReadOnlyList<string>? Names(string? file) =>
+        file != null ? File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0).ToList() : null;
     private static int Inspect(string path, TextWriter w)
     {
         if (Directory.Exists(path))

@@ -129,19 +129,30 @@ public sealed class ExcpCliTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, Excp("--help").Code);
         var unknown = Excp("squash", "x");
         Assert.Equal(1, unknown.Code);
-        Assert.Contains("unknown command 'squash'", unknown.Err);
+        Assert.Contains("Unrecognized command or argument 'squash'", unknown.Err);
         var noChain = Excp("compress", "--model", P("m.pt"), "--step", "1");
         Assert.Equal(1, noChain.Code);
-        Assert.Contains("missing --chain", noChain.Err);
+        Assert.Contains("'--chain' is required", noChain.Err);
         var missingModel = Excp("compress", "--chain", P("c"), "--model", P("absent.pt"), "--step", "1");
         Assert.Equal(1, missingModel.Code);
         Assert.Contains("absent.pt", missingModel.Err);
         var noStep = Excp("decompress", "--chain", P("c"), "--step", "7", "--out", P("o.excp"));
         Assert.Equal(1, noStep.Code);
         Assert.Contains("no step 7", noStep.Err);
+        // A missing input is an input error (1), as the help says, not corrupt data (2).
         var missingFile = Excp("verify", P("nothing.excp"));
-        Assert.Equal(2, missingFile.Code);
+        Assert.Equal(1, missingFile.Code);
         Assert.Contains("nothing.excp", missingFile.Err);
+        var missingInspect = Excp("inspect", "/nonexistent");
+        Assert.Equal(1, missingInspect.Code);
+        Assert.Contains("'/nonexistent' does not exist", missingInspect.Err);
+        var notANumber = Excp("compress", "--chain", P("c"), "--model", P("m.pt"), "--step", "1", "--bits", "x");
+        Assert.Equal(1, notANumber.Code);
+        Assert.Contains("'x' for option '--bits'", notANumber.Err);
+        Assert.DoesNotContain("   at ", notANumber.Err); // one line, no stack trace
+        var help = Excp("compress", "--help");
+        Assert.Equal(0, help.Code);
+        Assert.Contains("[default: 5E-05]", help.Out); // defaults are shown
         var badValue = Excp("compress", "--chain", P("c"), "--model", P("absent.pt"), "--step", "1", "--bits", "3");
         Assert.Equal(1, badValue.Code);
     }
