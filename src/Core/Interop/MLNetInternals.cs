@@ -146,6 +146,16 @@ internal static class MLNetInternals
         return new LoadContext(ctx, verWritten, (BinaryReader)LoadReader.Value.GetValue(ctx)!);
     }
 
+    /// <summary>Saves a component whose whole description is one JSON-serialised options object (no binary streams).</summary>
+    internal static void SaveJson<T>(ModelSaveContext ctx, ModelVersion version, Type loaderType, T description) =>
+        Save(ctx, version, loaderType, w => w.Write(System.Text.Json.JsonSerializer.Serialize(description)),
+            Array.Empty<(string, Action<BinaryWriter>)>());
+
+    /// <summary>Loads what <see cref="SaveJson"/> wrote; <paramref name="what"/> names the component in the error.</summary>
+    internal static T LoadJson<T>(object ctx, ModelVersion version, Type loaderType, string what) =>
+        System.Text.Json.JsonSerializer.Deserialize<T>(OpenLoad(ctx, version, loaderType).Reader.ReadString())
+        ?? throw new InvalidDataException($"The {what}'s description is empty.");
+
     // --- registration -------------------------------------------------------------------------------------------
     private static readonly ConcurrentDictionary<(ComponentCatalog, string), bool> Registered = new();
 

@@ -123,15 +123,12 @@ public sealed class PseudoLabelSelectionTransformer : AppendedColumnsTransformer
     // ---- persistence --------------------------------------------------------------------------------------------
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, Version, typeof(PseudoLabelSelectionTransformer), w => w.Write(JsonSerializer.Serialize(Options)),
-            Array.Empty<(string, Action<BinaryWriter>)>());
+        MLNetInternals.SaveJson(ctx, Version, typeof(PseudoLabelSelectionTransformer), Options);
 
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static PseudoLabelSelectionTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(PseudoLabelSelectionTransformer));
-        var o = JsonSerializer.Deserialize<PseudoLabelSelectionOptions>(load.Reader.ReadString())
-            ?? throw new InvalidDataException("The pseudo-label selection's description is empty.");
+        var o = MLNetInternals.LoadJson<PseudoLabelSelectionOptions>(ctx, Version, typeof(PseudoLabelSelectionTransformer), "pseudo-label selection");
         return new PseudoLabelSelectionTransformer(env, o);
     }
 

@@ -126,15 +126,12 @@ public sealed class SnippetFeatureFilesTransformer : AppendedColumnsTransformer
 
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, Version, typeof(SnippetFeatureFilesTransformer), w => w.Write(JsonSerializer.Serialize(Column)),
-            Array.Empty<(string, Action<BinaryWriter>)>());
+        MLNetInternals.SaveJson(ctx, Version, typeof(SnippetFeatureFilesTransformer), Column);
 
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static SnippetFeatureFilesTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(SnippetFeatureFilesTransformer));
-        var column = JsonSerializer.Deserialize<SnippetFeatureFilesColumn>(load.Reader.ReadString())
-            ?? throw new InvalidDataException("The snippet-feature loader's description is empty.");
+        var column = MLNetInternals.LoadJson<SnippetFeatureFilesColumn>(ctx, Version, typeof(SnippetFeatureFilesTransformer), "snippet-feature loader");
         return new SnippetFeatureFilesTransformer(env, column);
     }
 

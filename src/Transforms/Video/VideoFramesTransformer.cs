@@ -148,15 +148,12 @@ public sealed class VideoFramesTransformer : AppendedColumnsTransformer
     // ---- persistence --------------------------------------------------------------------------------------------
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, Version, typeof(VideoFramesTransformer), w => w.Write(JsonSerializer.Serialize(Column)),
-            Array.Empty<(string, Action<BinaryWriter>)>());
+        MLNetInternals.SaveJson(ctx, Version, typeof(VideoFramesTransformer), Column);
 
     /// <summary>ML.NET's loader entry (<c>SignatureLoadModel</c>); <paramref name="ctx"/> is its ModelLoadContext.</summary>
     private static VideoFramesTransformer Create(IHostEnvironment env, object ctx)
     {
-        var load = MLNetInternals.OpenLoad(ctx, Version, typeof(VideoFramesTransformer));
-        var column = JsonSerializer.Deserialize<VideoFramesColumn>(load.Reader.ReadString())
-            ?? throw new InvalidDataException("The video transform's description is empty.");
+        var column = MLNetInternals.LoadJson<VideoFramesColumn>(ctx, Version, typeof(VideoFramesTransformer), "video transform");
         return new VideoFramesTransformer(env, column);
     }
 
