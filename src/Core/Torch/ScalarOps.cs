@@ -100,6 +100,9 @@ public static class ScalarOps
         if (beta != 1) soft = soft.Over(beta);
         return torch.where(bx.GreaterThan(threshold), x, soft).MoveToOuterDisposeScope();
     }
+    /// <summary>x² as x·x: TorchSharp's <c>square()</c> is <c>pow(2)</c> with a temporary Scalar; ATen computes pow(x, 2)
+    /// as x·x, so values and gradients are the same.</summary>
+    public static Tensor Squared(this Tensor x) => x.mul(x);
     /// <summary>leaky_relu(x, slope).</summary>
     public static Tensor LeakyRelu(this Tensor x, double slope = 0.01) { using var s = slope.ToScalar(); return x.leaky_relu(s); }
     /// <summary>‖x‖_p along one dimension (TorchSharp's <c>linalg.vector_norm</c> makes its <c>ord</c> a temporary).</summary>

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,14 +33,14 @@ public sealed class AlignKdAdapters : nn.Module
             if (learnable)
             {
                 // Starts as the head-mean (every teacher head predicted by the student's mean), then learns.
-                w = full(outH, inH, 1.0f / inH);
+                w = ScalarOps.Full(new long[] { outH, inH }, (double)(1.0f / inH), ScalarType.Float32);
                 b = zeros(outH);
             }
             else
             {
                 double bound = 1.0 / Math.Sqrt(inH);
-                w = rand(new long[] { outH, inH }, generator: gen).mul_(Scalars(2 * bound)).sub_(Scalars(bound));
-                b = rand(new long[] { outH }, generator: gen).mul_(Scalars(2 * bound)).sub_(Scalars(bound));
+                w = Uniform(new long[] { outH, inH }, bound, gen);
+                b = Uniform(new long[] { outH }, bound, gen);
             }
             attn_adapter_weight = new Parameter(w, requires_grad: learnable);
             attn_adapter_bias = new Parameter(b, requires_grad: learnable);
@@ -48,13 +49,15 @@ public sealed class AlignKdAdapters : nn.Module
         proj_adapter = projLearnable ? nn.Linear(studentWidth, teacherWidth) : nn.Linear(teacherWidth, studentWidth);
         int fanIn = projLearnable ? studentWidth : teacherWidth;
         double pb = 1.0 / Math.Sqrt(fanIn);
-        proj_adapter.weight!.copy_(rand(proj_adapter.weight.shape, generator: gen).mul_(Scalars(2 * pb)).sub_(Scalars(pb)));
-        proj_adapter.bias!.copy_(rand(proj_adapter.bias.shape, generator: gen).mul_(Scalars(2 * pb)).sub_(Scalars(pb)));
+        proj_adapter.weight!.copy_(Uniform(proj_adapter.weight.shape, pb, gen));
+        proj_adapter.bias!.copy_(Uniform(proj_adapter.bias.shape, pb, gen));
         if (!projLearnable) foreach (var p in proj_adapter.parameters()) p.requires_grad = false;
         RegisterComponents();
     }
 
-    private static Scalar Scalars(double v) => v.ToScalar();
+    // U(−bound, bound) drawn as rand·2b − b (the official init's formula), scalars rooted.
+    private static Tensor Uniform(long[] shape, double bound, Generator gen) =>
+        rand(shape, generator: gen).TimesInPlace(2 * bound).PlusInPlace(-bound);
 
     /// <summary>The options the adapters were built for.</summary>
     public AlignKdObjectiveOptions Options { get; }
@@ -74,12 +77,12 @@ public sealed class AlignKdAdapters : nn.Module
                 t = teacherAttention.mean(new long[] { 1 }, keepdim: true);
                 break;
             case HeadAdapter.Learnable:
-                s = einsum("hk,bkij->bhij", attn_adapter_weight!, studentAttention).add(attn_adapter_bias!.reshape(1, -1, 1, 1));
+                s = einsum("hk,bkij->bhij", attn_adapter_weight!, studentAttention).Plus(attn_adapter_bias!.reshape(1, -1, 1, 1));
                 t = teacherAttention;
                 break;
             default:
                 s = studentAttention;
-                t = einsum("hk,bkij->bhij", attn_adapter_weight!, teacherAttention).add(attn_adapter_bias!.reshape(1, -1, 1, 1));
+                t = einsum("hk,bkij->bhij", attn_adapter_weight!, teacherAttention).Plus(attn_adapter_bias!.reshape(1, -1, 1, 1));
                 break;
         }
         return (s.MoveToOuterDisposeScope(), t.MoveToOuterDisposeScope());

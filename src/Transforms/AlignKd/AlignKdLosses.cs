@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,16 +21,14 @@ public static class AlignKdLosses
             throw new ArgumentException($"AlignKd: student and teacher logits differ in shape ({string.Join(", ", studentLogits.shape)}) vs ({string.Join(", ", teacherLogits.shape)}); the same vocabulary and splice are required.");
         if (!(temperature > 0)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "KdTemperature must be > 0.");
         using var scope = NewDisposeScope();
-        using var invT = (1.0 / temperature).ToScalar();
-        using var t2 = (temperature * temperature).ToScalar();
-        var ls = studentLogits.to_type(ScalarType.Float32).mul(invT).log_softmax(-1);
-        var lt = teacherLogits.to_type(ScalarType.Float32).mul(invT).log_softmax(-1);
+        var ls = studentLogits.to_type(ScalarType.Float32).Times(1.0 / temperature).log_softmax(-1);
+        var lt = teacherLogits.to_type(ScalarType.Float32).Times(1.0 / temperature).log_softmax(-1);
         var per = divergence == KdDivergence.ForwardKl
             ? lt.exp().mul(ls).sum(-1).neg()
             : ls.exp().mul(ls.sub(lt)).sum(-1);
         var m = positions.to_type(ScalarType.Float32);
         var count = m.sum();
-        return per.mul(m).sum().div(count.clamp_min(OneF)).mul(t2).MoveToOuterDisposeScope();
+        return per.mul(m).sum().div(count.clamp_min(OneF)).Times(temperature * temperature).MoveToOuterDisposeScope();
     }
 
     private static readonly Scalar OneF = 1.0f;
@@ -49,12 +48,11 @@ public static class AlignKdLosses
         using var scope = NewDisposeScope();
         long h = student.shape[1];
         var m = EntryMask(rows, cols).unsqueeze(1);                              // (B, 1, L, L)
-        var sq = student.to_type(ScalarType.Float32).sub(target.to_type(ScalarType.Float32)).square().mul(m).sum();
+        var sq = student.to_type(ScalarType.Float32).sub(target.to_type(ScalarType.Float32)).Squared().mul(m).sum();
         Tensor denom = reduction == AttentionReduction.MeanOverEntries
             ? m.sum()
             : m.amax(new long[] { 3 }).sum();                                      // query rows with ≥ 1 selected key
-        using var hs = ((double)h).ToScalar();
-        return sq.div(denom.mul(hs).clamp_min(OneF)).MoveToOuterDisposeScope();
+        return sq.div(denom.Times(h).clamp_min(OneF)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Vision mask (B, L): 1 on s_b … s_b + N − 1.</summary>
@@ -137,8 +135,8 @@ public static class AlignKdLosses
             throw new ArgumentException($"AlignKd: adapted vision tokens differ in shape ({string.Join(", ", prediction.shape)}) vs ({string.Join(", ", target.shape)}).");
         using var scope = NewDisposeScope();
         var delta = prediction.to_type(ScalarType.Float32).sub(target.to_type(ScalarType.Float32));
-        var all = delta.square().mean();
+        var all = delta.Squared().mean();
         if (focus is null) return all.MoveToOuterDisposeScope();
-        return all.add(GatherTokens(delta, focus).square().mean()).MoveToOuterDisposeScope();
+        return all.Plus(GatherTokens(delta, focus).Squared().mean()).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Language;
 using MLNetExtensions.Transforms.VisionLanguage;
 using TorchSharp;
@@ -38,8 +39,7 @@ public static class AlignKdObjective
                     ? student.Mask
                     : ResponsePositions(lossMask);
                 var kd = AlignKdLosses.Kd(student.Logits, teacher.Logits, positions, o.KdDivergence, o.KdTemperature);
-                using var w = o.KdWeight.ToScalar();
-                total = total.add(kd.mul(w));
+                total = total.Plus(kd.Times(o.KdWeight));
                 terms["kd"] = kd.detach().MoveToOuterDisposeScope();
             }
             var text = AlignKdLosses.TextMask(student.VisionStart, student.VisionCount, student.Mask);
@@ -50,8 +50,7 @@ public static class AlignKdObjective
                 var (s, t) = adapters.MatchHeads(student.Attention, teacher.Attention);
                 var (rows, cols) = o.AttentionBlock == AttentionBlock.TextQueryVisionKey ? (text, vision) : (vision, text);
                 var att = AlignKdLosses.Attention(s, t, rows, cols, o.AttentionReduction);
-                using var w = o.AttentionWeight.ToScalar();
-                total = total.add(att.mul(w));
+                total = total.Plus(att.Times(o.AttentionWeight));
                 terms["attention"] = att.detach().MoveToOuterDisposeScope();
             }
             if (o.VisionWeight > 0)
@@ -64,8 +63,7 @@ public static class AlignKdObjective
                 }
                 var (pred, target) = adapters.MatchTokens(student.VisionTokens, teacher.VisionTokens);
                 var lv = AlignKdLosses.Projection(pred, target, focus);
-                using var w = o.VisionWeight.ToScalar();
-                total = total.add(lv.mul(w));
+                total = total.Plus(lv.Times(o.VisionWeight));
                 terms["vision"] = lv.detach().MoveToOuterDisposeScope();
             }
             terms["total"] = total.MoveToOuterDisposeScope();

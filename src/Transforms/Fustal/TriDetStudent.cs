@@ -24,7 +24,7 @@ public sealed class TriDetHead : nn.Module<(Tensor X, Tensor Mask), Tensor>
         cls_head = nn.Conv1d(layers == 0 ? input : width, output, 3, padding: 1);
         if (biasInit is double b)
             using (torch.no_grad())
-            using (var v = b.ToScalar()) cls_head.bias!.fill_(v);
+            cls_head.bias!.FillInPlace(b);
         RegisterComponents();
     }
 

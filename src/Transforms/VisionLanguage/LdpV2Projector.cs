@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -56,6 +57,6 @@ public sealed class LdpV2Projector : nn.Module<Tensor, Tensor>
             peg = nn.Sequential(("0", nn.Conv2d(d, d, 3, stride: 1, padding: 1, groups: d, bias: true)));
             RegisterComponents();
         }
-        public override Tensor forward(Tensor x) => peg.call(x).add(x);
+        public override Tensor forward(Tensor x) => peg.call(x).Plus(x);
     }
 }

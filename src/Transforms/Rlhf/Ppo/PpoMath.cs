@@ -36,7 +36,7 @@ public static class PpoMath
     {
         using var scope = torch.NewDisposeScope();
         var mean = MaskedMean(values, mask);
-        var w = (values - mean) * torch.rsqrt(MaskedVar(values, mask) + Eps);
+        var w = (values - mean) * torch.rsqrt(MaskedVar(values, mask).add(Eps, ScalarOps.One));
         if (!shiftMean) w = w.Plus(mean);
         return (w * mask).MoveToOuterDisposeScope();
     }
@@ -48,8 +48,7 @@ public static class PpoMath
     {
         using var scope = torch.NewDisposeScope();
         var kl = (logProbs - refLogProbs) * mask;
-        using var beta = ((float)klCoef).ToScalar();
-        var r = (placedRewards - kl * beta) * mask;
+        var r = (placedRewards - kl.Times((float)klCoef)) * mask;
         return (r.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
     }
 
@@ -91,10 +90,8 @@ public static class PpoMath
     {
         using var scope = torch.NewDisposeScope();
         var ratio = (logProbs - oldLogProbs).exp();
-        using var lo = (1 - clip).ToScalar();
-        using var hi = (1 + clip).ToScalar();
         var pg1 = -advantages * ratio;
-        var pg2 = -advantages * ratio.clamp(lo, hi);
+        var pg2 = -advantages * ratio.Clamp(1 - clip, 1 + clip);
         var loss = MaskedMean(torch.maximum(pg1, pg2), mask);
         double frac = MaskedMean(pg2.gt(pg1).to_type(ScalarType.Float32), mask).item<float>();
         return (loss.MoveToOuterDisposeScope(), frac);
@@ -104,12 +101,9 @@ public static class PpoMath
     public static Tensor ValueLoss(Tensor values, Tensor oldValues, Tensor returns, Tensor mask, double clip)
     {
         using var scope = torch.NewDisposeScope();
-        using var lo = (-clip).ToScalar();
-        using var hi = clip.ToScalar();
-        using var half = 0.5f.ToScalar();
-        var clipped = oldValues.Plus((values - oldValues).clamp(lo, hi));
+        var clipped = oldValues.Plus((values - oldValues).Clamp(-clip, clip));
         var e1 = (values - returns) * (values - returns);
         var e2 = (clipped - returns) * (clipped - returns);
-        return (MaskedMean(torch.maximum(e1, e2), mask) * half).MoveToOuterDisposeScope();
+        return MaskedMean(torch.maximum(e1, e2), mask).Times(0.5).MoveToOuterDisposeScope();
     }
 }

@@ -123,8 +123,7 @@ public sealed class PpoTrainer : IDisposable
                 var values = _value.Score(mIds, mMask, ScoreReduction.PerPosition).narrow(1, 0, t - 1) * mResp;
                 var (pg, clipFrac) = PpoMath.PolicyLoss(logp, oldLogp.index_select(0, idx), advantages.index_select(0, idx), mResp, _o.PolicyClip);
                 var vf = PpoMath.ValueLoss(values, oldValues.index_select(0, idx), returns.index_select(0, idx), mResp, _o.ValueClip);
-                using var vfCoef = ((float)_o.ValueCoef).ToScalar();
-                var loss = pg + vf * vfCoef;
+                var loss = pg.Plus(vf.Times((float)_o.ValueCoef));
                 lr = LearningRateAt(_updates++);
                 foreach (var g in _opt.ParamGroups) g.LearningRate = lr;
                 _opt.zero_grad();

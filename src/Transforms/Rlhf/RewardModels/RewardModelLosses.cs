@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,6 +7,8 @@ namespace MLNetExtensions.Transforms.Rlhf.RewardModels;
 /// <summary>The reward models' losses (note §3).</summary>
 public static class RewardModelLosses
 {
+    private static readonly Scalar IgnoreIndex = -100L; // rooted for the process lifetime (TorchSharp 0.107)
+
     /// <summary>
     /// InstructGPT's pairwise loss, mean over pairs of −log σ(s_w − s_l) (<c>run_pref_rm.py</c>), computed as
     /// −logsigmoid for stability at large margins.
@@ -21,7 +24,7 @@ public static class RewardModelLosses
     public static Tensor SeparatorCrossEntropy(Tensor logits, Tensor targets, Tensor sepMask)
     {
         using var scope = torch.NewDisposeScope();
-        var ignore = torch.full_like(targets, -100L);
+        var ignore = torch.full_like(targets, IgnoreIndex);
         var t = torch.where(sepMask, targets, ignore);
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), t.reshape(-1), ignore_index: -100).MoveToOuterDisposeScope();
     }
