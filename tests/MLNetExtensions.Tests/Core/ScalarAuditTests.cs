@@ -31,7 +31,7 @@ public sealed class ScalarAuditTests
     public void No_product_code_creates_an_unrooted_temporary_Scalar()
     {
         var sites = ScalarCallGraph.UnrootedSites(ProductAssemblies.Select(Assembly.Load), Creators.Value,
-            typeof(ScalarOps), typeof(RootedAdamW));
+            typeof(ScalarOps), typeof(RootedAdamW), typeof(RootedAdam));
         var found = sites.Select(s => $"{s.Caller} -> {s.Target}").ToHashSet();
         if (Environment.GetEnvironmentVariable("MLNETEXT_UPDATE_SNAPSHOTS") == "1") File.WriteAllLines(PendingFile, found.Order(StringComparer.Ordinal));
         var pending = File.Exists(PendingFile) ? File.ReadAllLines(PendingFile).Where(l => l.Length > 0).ToHashSet() : new HashSet<string>();
@@ -83,18 +83,22 @@ public sealed class ScalarAuditTests
     }
 
     [Theory]
-    [InlineData(0.0, false)]
-    [InlineData(0.01, true)]
-    public void RootedAdamW_steps_like_TorchSharp(double weightDecay, bool adamW)
+    [InlineData(0.0, false, false)]
+    [InlineData(0.01, true, false)]
+    [InlineData(0.0, false, true)]
+    [InlineData(5e-4, false, true)]
+    public void RootedAdamW_steps_like_TorchSharp(double weightDecay, bool adamW, bool coupled)
     {
-        // Same update as TorchSharp's AdamW (and, without decay, Adam), parameter by parameter, over several steps.
+        // Same update as TorchSharp's AdamW (and, without decay, Adam) — or, for RootedAdam, TorchSharp's Adam with its
+        // coupled L2 decay — parameter by parameter, over several steps.
         using var scope = NewDisposeScope();
         torch.manual_seed(5);
         var a = nn.Linear(6, 3); var b = nn.Linear(6, 3);
         b.load_state_dict(a.state_dict());
         using var reference = adamW ? (TorchSharp.Modules.OptimizerHelper)torch.optim.AdamW(a.parameters(), 0.01, weight_decay: weightDecay)
-                                    : torch.optim.Adam(a.parameters(), 0.01);
-        using var rooted = new RootedAdamW(b.parameters(), 0.01, weightDecay: weightDecay);
+                                    : torch.optim.Adam(a.parameters(), 0.01, weight_decay: weightDecay);
+        using TorchSharp.Modules.OptimizerHelper rooted = coupled ? new RootedAdam(b.parameters(), 0.01, weightDecay: weightDecay)
+                                                                  : new RootedAdamW(b.parameters(), 0.01, weightDecay: weightDecay);
         var x = torch.randn(8, 6); var y = torch.randn(8, 3);
         for (int step = 0; step < 5; step++)
         {

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Excp;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -24,7 +25,8 @@ internal sealed class MlpTraining : IDisposable
             if (i + 2 < sizes.Length) layers.Add(($"{2 * i + 1}", nn.ReLU()));
         }
         Model = nn.Sequential(layers);
-        Optimizer = adamW ? optim.AdamW(Model.parameters(), lr, 0.9, beta2) : optim.Adam(Model.parameters(), lr, 0.9, beta2);
+        // Rooted copies of TorchSharp's AdamW/Adam (same update and state types), so GC-torture runs test the product, not TorchSharp.
+        Optimizer = adamW ? new RootedAdamW(Model.parameters(), lr, 0.9, beta2) : new RootedAdam(Model.parameters(), lr, 0.9, beta2);
         torch.manual_seed(1000 + dataSeed); // the task does not depend on the model's init seed
         _x = randn(samples, sizes[0]);
         using var teacher = randn(sizes[0], sizes[^1]);

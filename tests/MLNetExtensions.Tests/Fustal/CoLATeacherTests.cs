@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Fustal;
 using TorchSharp;
 using Xunit;
@@ -156,7 +157,7 @@ public sealed class CoLATeacherTests
         }
         using var x = tensor(feats, new long[] { 8, 40, 8 });
         using var y = tensor(labels, new long[] { 8, 2 });
-        using var opt = optim.Adam(model.parameters(), lr: 1e-2, weight_decay: 5e-4);
+        using var opt = new RootedAdam(model.parameters(), lr: 1e-2, weightDecay: 5e-4);
         var losses = new List<float>();
         for (int step = 0; step < 40; step++)
         {

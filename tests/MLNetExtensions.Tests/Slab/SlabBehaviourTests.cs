@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -24,7 +25,7 @@ public class SlabBehaviourTests(ITestOutputHelper log)
         using var model = new SlabSwinTransformer(SmallSwin);
         using var x = torch.randn(8, 1, 16, 16);
         using var labels = torch.tensor(new long[] { 0, 1, 2, 3, 0, 1, 2, 3 });
-        using var opt = torch.optim.AdamW(model.parameters(), lr: 3e-3);
+        using var opt = new RootedAdamW(model.parameters(), lr: 3e-3);
         model.train();
         var losses = new List<float>();
         long liveAtStep2 = 0;

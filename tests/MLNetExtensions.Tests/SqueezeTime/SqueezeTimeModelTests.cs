@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.SqueezeTime;
 using TorchSharp;
 using Xunit;
@@ -66,7 +67,7 @@ public class SqueezeTimeModelTests
         using var model = new SqueezeTimeModel(SqueezeTimeConfig.Tiny(numClasses: 2) with { DropoutRatio = 0 });
         var clips = Randn(4, 3, 8, 32, 32);
         var labels = tensor(new long[] { 0, 1, 0, 1 });
-        using var optimizer = optim.Adam(model.parameters(), lr: 5e-3);
+        using var optimizer = new RootedAdam(model.parameters(), lr: 5e-3);
         model.train();
         float first = 0, last = 0;
         for (var step = 0; step < 8; step++)
