@@ -25,7 +25,10 @@ var data = args.Length == 5 && args[4].StartsWith("binary:", StringComparison.Or
     : FashionMnist.Load(ml, FashionMnistSplit.Test, rows);
 var scored = model.Transform(data);
 using var fs = File.Create(args[3]);
-foreach (var v in scored.GetColumn<VBuffer<float>>(args[2]))
-    foreach (var f in v.DenseValues()) fs.Write(BitConverter.GetBytes(f));
+if (scored.Schema[args[2]].Type is NumberDataViewType) // a scalar Score (reward models)
+    foreach (var f in scored.GetColumn<float>(args[2])) fs.Write(BitConverter.GetBytes(f));
+else
+    foreach (var v in scored.GetColumn<VBuffer<float>>(args[2]))
+        foreach (var f in v.DenseValues()) fs.Write(BitConverter.GetBytes(f));
 (model as IDisposable)?.Dispose();
 return 0;

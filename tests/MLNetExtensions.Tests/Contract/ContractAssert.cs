@@ -28,6 +28,8 @@ internal static class ContractAssert
             { var g = cursor.GetGetter<VBuffer<uint>>(c); VBuffer<uint> v = default; return () => { g(ref v); return v.DenseValues().Select(x => (double)x).ToArray(); }; }
             case VectorDataViewType v when v.ItemType == NumberDataViewType.Single:
             { var g = cursor.GetGetter<VBuffer<float>>(c); VBuffer<float> b = default; return () => { g(ref b); return b.DenseValues().Select(x => (double)x).ToArray(); }; }
+            case NumberDataViewType n when n == NumberDataViewType.Single:
+            { var g = cursor.GetGetter<float>(c); float f = 0; return () => { g(ref f); return new double[] { f }; }; }
             case KeyDataViewType:
             { var g = cursor.GetGetter<uint>(c); uint k = 0; return () => { g(ref k); return new double[] { k }; }; }
             case TextDataViewType:

@@ -138,12 +138,11 @@ public class EstimatorContractTests
         var outCols = mapper.OutputSchema.Where(x => x.Index >= noLabel.Schema.Count).ToList();
         using var cursor = noLabel.GetRowCursor(mapper.GetDependencies(outCols));
         using var row = mapper.GetRow(cursor, outCols);
-        var getter = row.GetGetter<VBuffer<float>>(row.Schema["Score"]);
-        int r = 0; VBuffer<float> v = default;
+        var getter = ScoreGetter(row);
+        int r = 0;
         while (cursor.MoveNext())
         {
-            getter(ref v);
-            var got = v.DenseValues().Select(x => (double)x).ToArray();
+            var got = getter();
             Assert.True(got.SequenceEqual(single["Score"][r]), $"row {r}: the row path differs from Transform at batch size 1");
             Assert.True(got.Zip(expected["Score"][r], (a, b) => Math.Abs(a - b)).Max() < 1e-5, $"row {r}: the row path differs from batched Transform by more than 1e-5");
             r++;
@@ -175,13 +174,27 @@ public class EstimatorContractTests
         }
         using var model = (IDisposable)Fit(c, ml, train, o => o.MaxEpochs = 1);
         var t = (ITransformer)model;
-        // Wrong geometry for the fitted model: the first feature with half its values.
+        // Wrong geometry for the fitted model: the first feature with half its values (text features have no geometry).
         var f = c.Features[0];
-        var size = ((VectorDataViewType)test.Schema[f].Type).Size;
+        if (test.Schema[f].Type is not VectorDataViewType { IsKnownSize: true } vectorType) return;
+        var size = vectorType.Size;
         var wrong = ml.Data.LoadFromEnumerable(new[] { new HalfRow { X = new float[size / 2] } },
             SchemaDefinition.Create(typeof(HalfRow)).Also(d => { d["X"].ColumnName = f; d[f].ColumnType = new VectorDataViewType(NumberDataViewType.Single, size / 2); }));
         RejectedAsMlNet(() => t.GetOutputSchema(wrong.Schema), f);
         RejectedAsMlNet(() => t.Transform(wrong), f);
+    }
+
+    // Score is a vector (classifiers, segmenters) or a scalar (reward models).
+    private static Func<double[]> ScoreGetter(DataViewRow row)
+    {
+        var col = row.Schema["Score"];
+        if (col.Type is NumberDataViewType)
+        {
+            var g = row.GetGetter<float>(col); float f = 0;
+            return () => { g(ref f); return new double[] { f }; };
+        }
+        var gv = row.GetGetter<VBuffer<float>>(col); VBuffer<float> v = default;
+        return () => { gv(ref v); return v.DenseValues().Select(x => (double)x).ToArray(); };
     }
 
     private sealed class HalfRow { public float[] X { get; set; } = Array.Empty<float>(); }

@@ -21,6 +21,9 @@ using MLNetExtensions.Tests.Infrastructure;
 using MLNetExtensions.Transforms.Slab;
 using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.Datasets;
+using MLNetExtensions.Estimators.Rlhf;
+using MLNetExtensions.Tests.Rlhf;
+using MLNetExtensions.Transforms.Rlhf.RewardModels;
 
 namespace MLNetExtensions.Tests.Contract;
 
@@ -99,6 +102,13 @@ public static class EstimatorRegistry
                 Network = new TriDetConfig(EmbedDim: 16, MlpDim: 16, NumLevels: 3, StemBlocks: 1, NumBins: 4, HeadDim: 16, HeadLayers: 1),
             }, c)),
             ml => ContractData.Snippets(ml, 16, 1), ml => ContractData.Snippets(ml, 6, 2), "Label", new[] { "Features" }, false) { SwapSeenOnlyInData = new[] { "Label" } },
+        new("Text reward model (fine-grained relevance)",
+            (ml, c) => ml.Rlhf().RewardModel(Configure(RewardModelContractData.Options(TextRewardModelKind.FineGrained), c)),
+            ml => RewardModelContractData.FineGrained(ml, 24, 1), ml => RewardModelContractData.FineGrained(ml, 6, 2), "Labels", new[] { "Prompt", "Response" }, false),
+        // The preference kind trains on Chosen/Rejected and scores Response: Response is not a training input.
+        new("Text reward model (preference, completeness)",
+            (ml, c) => ml.Rlhf().RewardModel(Configure(RewardModelContractData.Options(TextRewardModelKind.Preference), c)),
+            ml => RewardModelContractData.Preferences(ml, 24, 1), ml => RewardModelContractData.Preferences(ml, 6, 2), "Chosen", new[] { "Prompt", "Context" }, false),
     };
 
     /// <summary>Every case; MLNETEXT_CONTRACT_CASE=text keeps only the cases whose name contains it (to run one component's contract locally).</summary>
