@@ -14,10 +14,13 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["serving"] = ServingLoadBench.Run,
     ["sweeps-distributed"] = SweepsDistributedBench.Run,
     ["fustal"] = FustalBench.Run,
+    ["transform-overhead"] = TransformOverheadBench.Run,
+    ["pairs"] = MLNetExtensions.Benchmarks.Pairs.PairsCommand.Run,
+    ["pair-side"] = MLNetExtensions.Benchmarks.Pairs.PairsCommand.Side, // hidden: our side of one pair (a child of `pairs`)
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {
-    Console.Error.WriteLine($"usage: MLNetExtensions.Benchmarks <{string.Join("|", suites.Keys)}> [--threads N] [--out DIR]");
+    Console.Error.WriteLine($"usage: MLNetExtensions.Benchmarks <{string.Join("|", suites.Keys.Where(k => k != "pair-side"))}> [--threads N] [--out DIR]");
     return 2;
 }
 return run(args[1..]);

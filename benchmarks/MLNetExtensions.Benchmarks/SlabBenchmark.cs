@@ -21,6 +21,7 @@ internal static class SlabBenchmark
         torch.set_num_threads(1); // with other jobs on the cores, OpenMP sync noise dwarfs the op costs otherwise
         Console.WriteLine($"SLAB benchmark: torch threads {torch.get_num_threads()}, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores");
         using var noGrad = torch.inference_mode();
+        if (args.Contains("--small")) { SmallTokens(args); return; }
         Models();
         Attention(outDir);
     }
@@ -73,6 +74,51 @@ internal static class SlabBenchmark
             var tn = Time(50, () => lnOnly.call(tokens).Dispose(), () => repbn.call(tokens).Dispose(), () => tokens.mul(a).add_(bias).Dispose());
             Console.WriteLine($"Norm alone on (64, 196, 64): LayerNorm {tn[0]:F3} ms, RepBN unfolded {tn[1]:F3} ms, folded per-channel affine {tn[2]:F3} ms (absorbed into the next Linear when folded: 0).");
         }
+    }
+
+    /// <summary>
+    /// Issue 20 item 4: at SLAB-DeiT-Tiny width (C 192, 3 heads), batch 1, 49…3136 tokens — folded PRepBN + SLA (the
+    /// folded norm is inside qkv, so: the SLA module alone) vs LayerNorm + softmax attention, ours, then the same two in
+    /// Debian PyTorch 1.13 (python/slab_bench.py, the official SLA formulation), same kernels (1 thread, no oneDNN op
+    /// involved: linear layers, bmm and a depthwise conv).
+    /// </summary>
+    private static void SmallTokens(string[] args)
+    {
+        const int dim = 192, heads = 3;
+        int[] grids = [7, 14, 28, 56];
+        Console.WriteLine($"\nFolded PRepBN + SLA vs LayerNorm + softmax, C = {dim}, {heads} heads, batch 1 (lower quartile of interleaved rounds, ms):");
+        var ours = new Dictionary<int, (double Sla, double Soft)>();
+        foreach (int g in grids)
+        {
+            int n = g * g;
+            torch.manual_seed(0);
+            using var sla = new SimplifiedLinearAttention(dim, heads, g, g);
+            using var ln = nn.LayerNorm(dim);
+            using var soft = new SoftmaxAttention(dim, heads, true, 0.0, 0.0);
+            sla.eval(); ln.eval(); soft.eval();
+            using var x = torch.randn(1, n, dim);
+            int rounds = n <= 256 ? 300 : n <= 1024 ? 60 : 12;
+            var t = Time(rounds, () => sla.call(x).Dispose(), () => { using var y = ln.call(x); soft.call(y).Dispose(); });
+            ours[n] = (t[0], t[1]);
+        }
+        var peer = new Dictionary<int, (double Sla, double Soft)>();
+        var r = Pairs.PairsCommand.RunChild(Pairs.PairsCommand.PeerProcess("slab_bench.py",
+            ["--attention", "--dim", dim.ToString(), "--heads", heads.ToString(), "--tokens", string.Join(",", grids.Select(g => g * g)), "--threads", "1"]));
+        foreach (var line in r.Stdout.Split('\n').Where(l => l.StartsWith("attn ")))
+        {
+            var kv = line.Split(' ').Skip(1).Select(p => p.Split('=')).ToDictionary(p => p[0], p => p[1]);
+            peer[int.Parse(kv["N"])] = (double.Parse(kv["sla_ms"], System.Globalization.CultureInfo.InvariantCulture),
+                double.Parse(kv["ln_softmax_ms"], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        if (peer.Count == 0) Console.WriteLine($"(peer failed: {r.Stderr.Trim().Split('\n').LastOrDefault()})");
+        Console.WriteLine("| N tokens | ours SLA | ours LN+softmax | ours softmax ÷ SLA | PyTorch 1.13 SLA | PyTorch LN+softmax | PyTorch softmax ÷ SLA | ours SLA ÷ PyTorch SLA time |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var (n, o) in ours)
+        {
+            var p = peer.TryGetValue(n, out var pv) ? pv : (double.NaN, double.NaN);
+            Console.WriteLine(FormattableString.Invariant($"| {n} | {o.Sla:F3} | {o.Soft:F3} | {o.Soft / o.Sla:F2} | {p.Item1:F3} | {p.Item2:F3} | {p.Item2 / p.Item1:F2} | {o.Sla / p.Item1:F2} |"));
+        }
+        Console.WriteLine($"load average after: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }
 
     private static void Attention(string outDir)

@@ -5,5 +5,8 @@ public static class PairRegistry
 {
     public static IReadOnlyList<PeerPair> All { get; } =
     [
+        new TinyViMPair("tinyvim-tiny", "Tiny", 64, 64),
+        new TinyViMPair("tinyvim-s", "S", 224, 8),
+        new SlabDeitPair(64),
     ];
 }

@@ -14,6 +14,8 @@ Modes
               the distillation head) prints ``check parity max_abs_diff=<value>`` and exits 1 above 1e-4.
   selftest  : --selftest [--threads N]     structure checks (official parameter counts of S/B/L) and a
               torch.save -> load_state_dict(strict=True) round trip of every variant.
+  pair      : --mode infer|train --variant V --weights W.pt --x X.npy [--onednn on|off] [--save-out Y.npy]
+              prints ``items_per_s=<float>`` (median of --reps; used by the `-- pairs` command).
 Only torch, numpy, argparse and time are used.
 """
 import argparse
@@ -362,6 +364,37 @@ def run_benchmark(args):
     print("fwd_bwd_ms=%.3f" % times[len(times) // 2])
 
 
+def run_pair(args):
+    """`-- pairs` side: items/s of --mode infer (eval, no_grad forward) or train (forward+backward, train mode)."""
+    cfg = variant_config(args.variant)
+    model, num_classes, _ = build_from_state_dict(cfg, load_state_dict_file(args.weights))
+    x = torch.from_numpy(np.load(args.x).astype(np.float32))
+    if args.save_out:
+        model.eval()
+        with torch.no_grad():
+            np.save(args.save_out, model(x).numpy())
+    if args.reps == 0:
+        return
+    y = torch.randint(0, num_classes, (x.shape[0],), generator=torch.Generator().manual_seed(0))
+    if args.mode == "infer":
+        model.eval()
+        def step():
+            with torch.no_grad():
+                model(x)
+    else:
+        model.train()
+        def step():
+            fwd_bwd(model, x, y)
+    step()
+    times = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    print("items_per_s=%.4f" % (x.shape[0] / times[len(times) // 2]))
+
+
 def run_parity(args):
     d = args.parity.rstrip("/")
     sd = load_state_dict_file(d + "/weights.pt")
@@ -439,9 +472,15 @@ def main():
     p.add_argument("--reps", type=int, default=5, help="timed repetitions after one warm-up (median reported)")
     p.add_argument("--parity", metavar="DIR", help="check against a parity fixture folder")
     p.add_argument("--selftest", action="store_true", help="structure and save/load round-trip checks")
+    p.add_argument("--mode", choices=["infer", "train"], help="pair mode: print items_per_s=<value> (used by -- pairs)")
+    p.add_argument("--onednn", choices=["on", "off"], default="on", help="torch.backends.mkldnn.enabled (default on, as PyTorch)")
+    p.add_argument("--save-out", help="pair mode: also save the eval-mode output on --x to this .npy")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.parity:
+    torch.backends.mkldnn.enabled = args.onednn == "on"
+    if args.mode:
+        run_pair(args)
+    elif args.parity:
         run_parity(args)
     elif args.selftest:
         run_selftest(args)

@@ -77,12 +77,16 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
         private readonly ImageInput _spec;
         private readonly ValueGetter<VBuffer<float>> _get;
         private VBuffer<float> _buf;
+        private float[]? _dense;
         public VectorFiller(ImageInput spec, DataViewRow row) { _spec = spec; _get = row.GetGetter<VBuffer<float>>(row.Schema[spec.ColumnName]); }
         public int Size => _spec.Size;
         public void Fill(Span<float> dst)
         {
             _get(ref _buf);
-            var src = _buf.DenseValues().ToArray();
+            // The row's values as a span (no per-row array); a sparse vector is densified into a reused buffer.
+            ReadOnlySpan<float> src;
+            if (_buf.IsDense) src = _buf.GetValues();
+            else { _buf.CopyTo(_dense ??= new float[_buf.Length]); src = _dense; }
             int plane = _spec.Height * _spec.Width;
             foreach (var v in src)
             {
@@ -96,7 +100,7 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
             }
             if (_spec.SourceChannels == _spec.Channels) src.CopyTo(dst);
             else if (_spec.SourceChannels == 1)
-                for (int c = 0; c < _spec.Channels; c++) src.AsSpan(0, plane).CopyTo(dst.Slice(c * plane, plane));
+                for (int c = 0; c < _spec.Channels; c++) src[..plane].CopyTo(dst.Slice(c * plane, plane));
             else
                 for (int i = 0; i < plane; i++) dst[i] = (src[i] + src[plane + i] + src[2 * plane + i]) / 3f;
         }
@@ -119,12 +123,15 @@ public sealed record ImageInput(string ColumnName, int Channels, int Height, int
             bool bgra = img.PixelFormat == MLPixelFormat.Bgra32;
             int plane = _spec.Height * _spec.Width;
             const float s = 1f / 255f;
-            for (int i = 0; i < plane; i++)
+            int ri = bgra ? 2 : 0, bi = bgra ? 0 : 2;
+            // Branches hoisted out of the per-pixel loop; planes written through their own spans (bounds checks once).
+            if (_spec.Channels == 3)
             {
-                float r = px[4 * i + (bgra ? 2 : 0)] * s, g = px[4 * i + 1] * s, b = px[4 * i + (bgra ? 0 : 2)] * s;
-                if (_spec.Channels == 3) { dst[i] = r; dst[plane + i] = g; dst[2 * plane + i] = b; }
-                else dst[i] = (r + g + b) / 3f;
+                var dr = dst[..plane]; var dg = dst.Slice(plane, plane); var db = dst.Slice(2 * plane, plane);
+                for (int i = 0, p = 0; i < plane; i++, p += 4) { dr[i] = px[p + ri] * s; dg[i] = px[p + 1] * s; db[i] = px[p + bi] * s; }
             }
+            else
+                for (int i = 0, p = 0; i < plane; i++, p += 4) dst[i] = (px[p + ri] * s + px[p + 1] * s + px[p + bi] * s) / 3f;
         }
     }
 }

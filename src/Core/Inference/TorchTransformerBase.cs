@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -183,14 +184,15 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         {
             case OutputKind.Scores:
             {
-                var flat = t.to(float32).reshape(rows, -1).cpu().contiguous().data<float>().ToArray();
+                // Each row's array copied straight out of the tensor's memory (no intermediate whole-batch array).
+                var flat = MemoryMarshal.Cast<byte, float>(t.to(float32).reshape(rows, -1).cpu().contiguous().bytes);
                 int w = flat.Length / rows;
-                for (int r = 0; r < rows; r++) res[r] = flat.AsSpan(r * w, w).ToArray();
+                for (int r = 0; r < rows; r++) res[r] = flat.Slice(r * w, w).ToArray();
                 return res;
             }
             case OutputKind.ArgmaxKey:
             {
-                var idx = t.reshape(rows, -1).argmax(1).cpu().data<long>().ToArray();
+                var idx = MemoryMarshal.Cast<byte, long>(t.reshape(rows, -1).argmax(1).cpu().bytes);
                 for (int r = 0; r < rows; r++) res[r] = (uint)idx[r] + 1;
                 return res;
             }

@@ -18,7 +18,7 @@ public static class ModelInputs
             {
                 var buffer = batch[name];
                 var t = buffer.ToTensor(batch.Count, device);
-                d[name] = s is ImageInputSpec img ? img.Normalize(t) : t;
+                d[name] = s is ImageInputSpec img ? img.NormalizeInPlace(t) : t; // t is fresh: normalise it in place
                 if (variable) d[name + HostBatch.LengthsSuffix] = buffer.LengthsTensor(batch.Count, device);
             }
         return d;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Core.Data.Binding;
@@ -64,9 +65,11 @@ public sealed class HostBuffer
         var shape = new long[RowShape.Length + 1];
         shape[0] = rows;
         RowShape.CopyTo(shape, 1);
-        Tensor t = Floats != null
-            ? tensor(Floats.AsSpan(0, rows * RowSize).ToArray(), shape)
-            : tensor(Longs!.AsSpan(0, rows * RowSize).ToArray(), shape);
+        // One copy, straight from the (reused) host buffer into the tensor's own native memory: no intermediate
+        // managed array (a batch of images is megabytes, i.e. a large-object-heap allocation per forward otherwise).
+        Tensor t = empty(shape, Floats != null ? ScalarType.Float32 : ScalarType.Int64);
+        if (Floats != null) MemoryMarshal.AsBytes(Floats.AsSpan(0, rows * RowSize)).CopyTo(t.bytes);
+        else MemoryMarshal.AsBytes(Longs!.AsSpan(0, rows * RowSize)).CopyTo(t.bytes);
         if (VariableLength && rows > 0)
         {
             long longest = Math.Max(1, Lengths!.AsSpan(0, rows).ToArray().Max());

@@ -80,6 +80,18 @@ public sealed record ImageInputSpec(string Column, string Slot, int Channels) : 
         return (x - m.to(x.device)) / s.to(x.device);
     }
 
+    /// <summary>
+    /// <see cref="Normalize"/> written into <paramref name="x"/> itself (same arithmetic, no new tensors): for a tensor
+    /// the caller just made from a host batch and owns.
+    /// </summary>
+    public Tensor NormalizeInPlace(Tensor x)
+    {
+        if (Mean.Length == 0) return x;
+        using var m = tensor(Mean, new long[] { 1, Mean.Length, 1, 1 });
+        using var s = tensor(Std, new long[] { 1, Std.Length, 1, 1 });
+        return x.sub_(m.to(x.device)).div_(s.to(x.device));
+    }
+
     private sealed class Reader : IRowReader
     {
         private readonly string _slot;
