@@ -60,7 +60,7 @@ public sealed class ScalarAuditTests
         Assert.False(Has(typeof(RootedAdamW), "step", typeof(Func<Tensor>)), "RootedAdamW.step is TorchSharp-free of temporaries");
     }
 
-    [Fact]
+    [NotUnderGcTortureFact]
     public void Rooted_helpers_compute_what_TorchSharp_computes()
     {
         using var scope = NewDisposeScope();
@@ -82,7 +82,7 @@ public sealed class ScalarAuditTests
         Assert.False(big.grad!.isnan().any().item<bool>());
     }
 
-    [Theory]
+    [NotUnderGcTortureTheory]
     [InlineData(0.0, false, false)]
     [InlineData(0.01, true, false)]
     [InlineData(0.0, false, true)]

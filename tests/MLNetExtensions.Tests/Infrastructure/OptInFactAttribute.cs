@@ -13,3 +13,25 @@ public sealed class OptInFactAttribute : FactAttribute
         if (Environment.GetEnvironmentVariable(variable) != "1") Skip = $"opt-in: set {variable}=1 to run";
     }
 }
+
+/// <summary>
+/// A test that compares our rooted helpers with TorchSharp's own (unrooted) calls as the reference: under
+/// <c>MLNETEXT_GC_TORTURE=1</c> the reference side itself would fail by design, so the test is reported as skipped
+/// there (it runs in every ordinary run).
+/// </summary>
+public sealed class NotUnderGcTortureFactAttribute : FactAttribute
+{
+    public NotUnderGcTortureFactAttribute()
+    {
+        if (GcTorture.WholeRun) Skip = "calls TorchSharp's unrooted operations as its reference; runs without MLNETEXT_GC_TORTURE";
+    }
+}
+
+/// <summary>The <see cref="TheoryAttribute"/> form of <see cref="NotUnderGcTortureFactAttribute"/>.</summary>
+public sealed class NotUnderGcTortureTheoryAttribute : TheoryAttribute
+{
+    public NotUnderGcTortureTheoryAttribute()
+    {
+        if (GcTorture.WholeRun) Skip = "calls TorchSharp's unrooted operations as its reference; runs without MLNETEXT_GC_TORTURE";
+    }
+}
