@@ -14,6 +14,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["serving"] = ServingLoadBench.Run,
     ["sweeps-distributed"] = SweepsDistributedBench.Run,
     ["fustal"] = FustalBench.Run,
+    ["pair-time"] = MLNetExtensions.Benchmarks.Pairs.PairTiming.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

@@ -5,5 +5,8 @@ public static class PairRegistry
 {
     public static IReadOnlyList<PeerPair> All { get; } =
     [
+        new SqueezeTimeK400Pair(),
+        new SqueezeTimeTinyPair(),
+        new SsaHeadPair(),
     ];
 }
