@@ -17,6 +17,7 @@ var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalI
     ["transform-overhead"] = TransformOverheadBench.Run,
     ["pairs"] = MLNetExtensions.Benchmarks.Pairs.PairsCommand.Run,
     ["pair-side"] = MLNetExtensions.Benchmarks.Pairs.PairsCommand.Side, // hidden: our side of one pair (a child of `pairs`)
+    ["pair-time"] = MLNetExtensions.Benchmarks.Pairs.PairTimeCommand.Run, // ours in process vs the peer, with --profile (per-module times)
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
 {

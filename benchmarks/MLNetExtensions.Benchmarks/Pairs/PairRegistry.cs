@@ -7,6 +7,9 @@ public static class PairRegistry
     [
         new TinyViMPair("tinyvim-tiny", "Tiny", 64, 64),
         new TinyViMPair("tinyvim-s", "S", 224, 8),
+        new SqueezeTimeK400Pair(),
+        new SqueezeTimeTinyPair(),
         new SlabDeitPair(64),
+        new SsaHeadPair(),
     ];
 }

@@ -48,18 +48,20 @@ public static class SsaDistillation
         var loss = (-student.log_softmax(1) * smoothed).sum(1);                               // B,h,w
         var entropy = -(smSoft * smSoft.Plus(1e-12).log()).sum(1) * valid.to(student.dtype);  // B,h,w
 
-        var classMask = SegmentationLossFunctions.ClassMasks(label, k).to(student.dtype);     // B,K,h,w
+        // Only the classes present in the batch carry weight, so the per-class masks are built for those alone
+        // (ADE: a few of 150); an absent class's terms are 0/(0+1e-12) = 0 and it is not counted.
+        var present = SegmentationLossFunctions.PresentClasses(label.reshape(1, -1), k).squeeze(0).nonzero().squeeze(1); // P
+        var classMask = label.unsqueeze(1).eq(present.view(1, -1, 1, 1)).to(student.dtype);   // B,P,h,w
         var e = edges.to(student.dtype).unsqueeze(1);
         var wEdge = entropy.unsqueeze(1) * classMask * e;
         var wInner = entropy.unsqueeze(1) * classMask * e.SubtractedFrom(1);
         var l = loss.unsqueeze(1);
         long[] dims = { 0, 2, 3 };
-        var edgeTerm = (l * wEdge).sum(dims) / wEdge.sum(dims).Plus(1e-12);                     // K
+        var edgeTerm = (l * wEdge).sum(dims) / wEdge.sum(dims).Plus(1e-12);                     // P
         var innerTerm = (l * wInner).sum(dims) / wInner.sum(dims).Plus(1e-12);
         var perClass = edgeTerm.Plus(innerTerm).Over(2.0);
-        var present = classMask.sum(dims).GreaterThan(0).to(student.dtype);
         // Official: sum(loss_list) / (sum(weight_list) + 1e-12) with unit class weights; zero when no class.
-        var result = (perClass * present).sum() / present.sum().Plus(1e-12);
+        var result = perClass.sum().Over(present.shape[0] + 1e-12);
         return result.MoveToOuterDisposeScope();
     }
 
