@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using MLNetExtensions.Testing;
 
 namespace MLNetExtensions.Benchmarks;
 
@@ -64,7 +65,7 @@ internal static class SweepsDistributedBench
 
     private static Sweep Cluster(string dll, string dir, string sweep, int workers)
     {
-        var ports = FreePorts(workers + 1);
+        var ports = LoopbackPorts.Free(workers + 1);
         string common = $"--SweepCluster:ClusterId=bench-{Guid.NewGuid():N} --SweepCluster:PrimarySiloEndpoint=127.0.0.1:{ports[0]} {sweep}";
         var coordinator = Start(dll, $"--coordinator --SweepCluster:SiloPort={ports[0]} {common} --Sweep:WaitForWorkers={workers} --Sweep:Results={Path.Combine(dir, $"cluster-{Guid.NewGuid():N}.csv")}");
         var workerProcesses = Enumerable.Range(1, workers)
@@ -103,15 +104,6 @@ internal static class SweepsDistributedBench
             if (File.Exists(p)) return p;
         }
         throw new FileNotFoundException("examples/Sweeps.Distributed was not built (the benchmarks project builds it first).");
-    }
-
-    private static int[] FreePorts(int n)
-    {
-        var listeners = Enumerable.Range(0, n).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using MLNetExtensions.Tests.Infrastructure;
+using MLNetExtensions.Testing;
 using Xunit;
 
 namespace MLNetExtensions.Tests.Tuning.Orleans;
@@ -23,18 +24,46 @@ public sealed class LoopbackSweepTests : IDisposable
     }
 
     [Fact]
-    public async Task AWorkerProcessKilledMidTrialDoesNotLoseOrDuplicateARow()
+    public Task AWorkerProcessKilledMidTrialDoesNotLoseOrDuplicateARow()
+    {
+        var ports = LoopbackPorts.Free(3);
+        return KillOneWorkerMidTrial($"--SweepCluster:PrimarySiloEndpoint=127.0.0.1:{ports[0]}", ports);
+    }
+
+    /// <summary>
+    /// The same sweep with ADO.NET clustering on a private PostgreSQL server (the multi-machine configuration of
+    /// docs/tuning.md; here all on loopback): the membership lives in the database, no silo is primary. Opt-in because
+    /// it needs Debian's PostgreSQL server and Orleans' schema scripts (not shipped: set MLNETEXT_ORLEANS_SQL_DIR).
+    /// </summary>
+    [OptInFact("MLNETEXT_POSTGRES")]
+    public async Task AdoNetClusteringOnPostgreSqlSurvivesAKilledWorker()
+    {
+        var schema = Environment.GetEnvironmentVariable("MLNETEXT_ORLEANS_SQL_DIR")
+            ?? throw new InvalidOperationException("MLNETEXT_POSTGRES=1 needs MLNETEXT_ORLEANS_SQL_DIR: a folder with Orleans' PostgreSQL-Main.sql and PostgreSQL-Clustering.sql (dotnet/orleans, src/AdoNet).");
+        using var pg = new ThrowawayPostgres(schema);
+        var clusterId = $"pg-{Guid.NewGuid():N}";
+        var ports = LoopbackPorts.Free(6);
+        int victimPort = await KillOneWorkerMidTrial($"--SweepCluster:Clustering=AdoNet --SweepCluster:AdoNetConnectionString=\"{pg.ConnectionString}\" " +
+                                    "--SweepCluster:AdvertisedIPAddress=127.0.0.1", ports, clusterId);
+        // Every silo registered in the database; the killed worker was declared dead (status 6) by the others.
+        var members = pg.Query($"select port || ':' || status from orleansmembershiptable where deploymentid = '{clusterId}'");
+        Assert.Equal(3, members.Length);
+        Assert.Contains($"{victimPort}:6", members); // SiloStatus.Dead, voted by the survivors (the coordinator exits Dead too)
+    }
+
+    private async Task<int> KillOneWorkerMidTrial(string clustering, int[] ports, string? clusterId = null)
     {
         var dll = BuiltProgram.Path("examples/Sweeps.Distributed", "Sweeps.Distributed");
-        var ports = FreePorts(3);
         var csv = Path.Combine(_dir.FullName, "toy.csv");
-        string common = $"--SweepCluster:ClusterId=loop-{Guid.NewGuid():N} --SweepCluster:PrimarySiloEndpoint=127.0.0.1:{ports[0]} " +
+        // Gateways on their own free ports (the ADO.NET run needs them distinct; Localhost derives them).
+        string Ports(int i) => ports.Length > 3 ? $"--SweepCluster:SiloPort={ports[i]} --SweepCluster:GatewayPort={ports[i + 3]}" : $"--SweepCluster:SiloPort={ports[i]}";
+        string common = $"--SweepCluster:ClusterId={clusterId ?? $"loop-{Guid.NewGuid():N}"} {clustering} " +
                         "--SweepCluster:ProbeTimeout=00:00:01 --SweepCluster:NumMissedProbesLimit=2 --SweepCluster:NumVotesForDeathDeclaration=1 " +
                         "--Sweep:Name=toy --Sweep:Seeds=2 --Sweep:ToyMilliseconds=1500";
-        var coordinator = Start(dll, $"--coordinator --SweepCluster:SiloPort={ports[0]} {common} --Sweep:Results={csv} " +
+        var coordinator = Start(dll, $"--coordinator {Ports(0)} {common} --Sweep:Results={csv} " +
                                      "--SweepCluster:Coordinator:CallTimeout=00:00:02 --SweepCluster:Coordinator:MaxFailedCalls=2", out var coordinatorLog);
-        var w1 = Start(dll, $"--worker --SweepCluster:SiloPort={ports[1]} {common} --SweepCluster:Worker:Name=w1 --SweepCluster:Worker:TorchThreadsPerTrial=0", out var w1Log);
-        var w2 = Start(dll, $"--worker --SweepCluster:SiloPort={ports[2]} {common} --SweepCluster:Worker:Name=w2 --SweepCluster:Worker:TorchThreadsPerTrial=0", out var w2Log);
+        var w1 = Start(dll, $"--worker {Ports(1)} {common} --SweepCluster:Worker:Name=w1 --SweepCluster:Worker:TorchThreadsPerTrial=0", out var w1Log);
+        var w2 = Start(dll, $"--worker {Ports(2)} {common} --SweepCluster:Worker:Name=w2 --SweepCluster:Worker:TorchThreadsPerTrial=0", out var w2Log);
 
         // Kill the first worker that starts a trial, in the middle of it.
         var watch = Stopwatch.StartNew();
@@ -63,6 +92,7 @@ public sealed class LoopbackSweepTests : IDisposable
         Assert.Contains($"trial {killedTrial} (", log);
         Assert.Matches($@"trial {killedTrial.Replace("/", "/")} \(setting \d+, repeat \d+, seed \d+\) re-queued", log);
         Assert.Matches($@"trial {killedTrial} \(setting \d+, repeat \d+, seed \d+\) finished on {survivor}", log); // ran again on the survivor
+        return ports[victim.Value.Name == "w1" ? 1 : 2];
     }
 
     private Process Start(string dll, string arguments, out ConcurrentQueue<string> lines)
@@ -79,14 +109,5 @@ public sealed class LoopbackSweepTests : IDisposable
         _processes.Add(p);
         lines = q;
         return p;
-    }
-
-    private static int[] FreePorts(int n)
-    {
-        var listeners = Enumerable.Range(0, n).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 }
