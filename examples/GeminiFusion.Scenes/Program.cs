@@ -79,8 +79,8 @@ foreach (var seed in seeds)
         var o = new GeminiFusionSegmenter.Options
         {
             Modalities = mods, Ablation = ablation, Backbone = MitConfig.Small, EmbeddingDim = 64, BranchOutputs = fused,
-            MaxEpochs = epochs, BatchSize = 16, LearningRate = lr, Seed = seed, LogEveryNSteps = 0,
-            Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p => { }),
+            MaxEpochs = epochs, BatchSize = 16, LearningRate = lr, Seed = seed, LogEveryNSteps = 5,
+            Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress($"{name} seed {seed}", epochs),
         };
         var sw = Stopwatch.StartNew();
         var model = ml.Segmentation().Trainers.GeminiFusion(o).Fit(train);

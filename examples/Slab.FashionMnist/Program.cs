@@ -57,7 +57,7 @@ foreach (var run in runs)
         MaxEpochs = o.Epochs, BatchSize = 128, LearningRate = o.LearningRate, WarmupSteps = 50, GradientClipNorm = 5.0, Seed = 0,
         Mean = new[] { 0.2860f, 0.2860f, 0.2860f }, Std = new[] { 0.3530f, 0.3530f, 0.3530f }, // Fashion-MNIST statistics
         ValidationSet = test, RestoreBestWeights = false, LogEveryNSteps = 10,
-        Progress = new Progress(p => { log.Add(p); if (p.EpochCompleted) Console.WriteLine($"  [{run.Key}] epoch {p.Epoch}: loss {p.TrainLoss:F4}, test acc {p.ValidationMetric:P2}, {p.Elapsed:mm\\:ss}"); }),
+        Progress = new ConsoleTrainingProgress(run.Key, o.Epochs, log.Add), // val = test accuracy
     });
     var sw = Stopwatch.StartNew();
     TorchImageClassificationTransformer model;
@@ -72,7 +72,11 @@ foreach (var run in runs)
     }
     using var _ = model;
     var trainTime = sw.Elapsed;
-    var acc = ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+    var evaluation = ml.MulticlassClassification.Evaluate(model.Transform(test));
+    var acc = evaluation.MicroAccuracy;
+    Directory.CreateDirectory(o.Out);
+    ConfusionMatrixChart.Save(Path.Combine(o.Out, $"slab-confusion-{run.Key}.png"), evaluation.ConfusionMatrix, FashionMnist.ClassNames,
+        $"SLAB {o.Family}-{o.Variant}, {run.Label}: test accuracy {acc:P1}");
     bool folded = model.Network is SlabDeit { IsDeployed: true } or SlabSwinTransformer { IsDeployed: true };
     var (ms1, ms64) = (Latency(model.Network, 1, o.Size), Latency(model.Network, 64, o.Size));
     Console.WriteLine($"{run.Label}: accuracy {acc:P2}, training {trainTime:mm\\:ss}, served {(folded ? "folded" : "as trained")}: {ms1:F3} ms @1, {ms64:F2} ms @64");
@@ -136,11 +140,6 @@ static double Latency(torch.nn.Module<torch.Tensor, torch.Tensor> net, int batch
     }
     Array.Sort(times);
     return times[reps / 2];
-}
-
-sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
 }
 
 sealed record Args(int Epochs, int? TrainRows, int? TestRows, SlabFamily Family, string Variant, int Size, double LearningRate, int? Threads, string Runs, string Out)

@@ -47,7 +47,8 @@ var options = new SqueezeTimeVideoClassifier.Options
 {
     Config = SqueezeTimeConfig.Tiny(frames: o.Frames) with { DropoutRatio = 0 },
     MaxEpochs = epochs, BatchSize = 32, LearningRate = 3e-3, LabelSmoothing = 0, WeightDecay = 0.01, Seed = 7,
-    BatchNormRecalibrationBatches = 8, LogEveryNSteps = 1000,
+    BatchNormRecalibrationBatches = 8, LogEveryNSteps = 10,
+    Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress("SqueezeTime", epochs),
 };
 TorchImageClassificationTransformer model;
 IDataView scored;
@@ -71,7 +72,12 @@ else
     model = chain.LastTransformer;
     scored = chain.Transform(testFiles);
 }
-var acc = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
+var stMetrics = ml.MulticlassClassification.Evaluate(scored);
+var acc = stMetrics.MicroAccuracy;
+Directory.CreateDirectory(outDir);
+var cmPng = Path.Combine(outDir, "squeezetime-confusion.png");
+ConfusionMatrixChart.Save(cmPng, stMetrics.ConfusionMatrix, MovingFashionMnist.ClassNames, $"SqueezeTime tiny on moving Fashion-MNIST: test accuracy {acc:P1}");
+Console.WriteLine($"wrote {cmPng}");
 int stParams = (int)model.Network.parameters().Sum(p => p.numel());
 Console.WriteLine($"SqueezeTime tiny ({stParams:N0} params){(fromMp4 ? " from mp4 files via LoadVideoFrames" : "")}: test accuracy {acc:P1} (training {sw.Elapsed:mm\\:ss})");
 

@@ -107,10 +107,7 @@ SsaSegmenter.Options NewOptions(SegmentationHeadKind head, int seed, double lear
 {
     Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = seed, LearningRate = learningRate, HeadLearningRateMultiplier = headMult,
     DecoderChannels = channels, WarmupSteps = warmup, LogEveryNSteps = 25, PretrainedWeightsPath = pretrained,
-    Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
-    {
-        if (p.EpochCompleted) Console.WriteLine($"  [{head} seed {seed}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
-    }),
+    Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress($"{head} seed {seed}", epochs),
 };
 
 // --sweep-lr: each head's learning rate is chosen on the validation scenes (held-out items) by the Core tuner (grid over

@@ -18,7 +18,7 @@ public sealed class ConsoleTrainingProgress(string? label = null, int? maxEpochs
 {
     private readonly object _gate = new();
     private int _shownWidth; // characters of the in-place line now on the terminal (0 = none)
-    private TimeSpan _lastPlainStep = TimeSpan.MinValue;
+    private TimeSpan? _lastPlainStep; // redirected output: when the last mid-epoch line was written
 
     /// <summary>Where the lines go. Default <see cref="Console.Out"/>.</summary>
     public TextWriter Writer { get; init; } = Console.Out;
@@ -36,14 +36,14 @@ public sealed class ConsoleTrainingProgress(string? label = null, int? maxEpochs
             var line = Format(value, label, maxEpochs);
             if (Interactive)
             {
-                int width = TerminalWidth();
+                int width = ReferenceEquals(Writer, Console.Out) ? TerminalWidth() : int.MaxValue;
                 if (line.Length > width) line = line[..Math.Max(0, width - 1)] + "…"; // a wrapped line cannot be rewritten with \r
                 Writer.Write("\r" + line + new string(' ', Math.Max(0, _shownWidth - line.Length)));
                 _shownWidth = line.Length;
                 if (value.EpochCompleted) { Writer.WriteLine(); _shownWidth = 0; }
                 Writer.Flush();
             }
-            else if (value.EpochCompleted || value.Elapsed - _lastPlainStep >= RedirectedStepInterval)
+            else if (value.EpochCompleted || value.Elapsed - (_lastPlainStep ?? TimeSpan.Zero) >= RedirectedStepInterval)
             {
                 if (!value.EpochCompleted) _lastPlainStep = value.Elapsed;
                 Writer.WriteLine(line);

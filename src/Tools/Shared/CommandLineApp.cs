@@ -44,7 +44,7 @@ internal static class CommandLineApp
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors) stderr.WriteLine($"{name}: {e.Message}");
+            foreach (var e in result.Errors) stderr.WriteLine($"{name}: {OneLine(e.Message)}");
             stderr.WriteLine($"Run '{name} --help' for usage.");
             return UsageError;
         }
@@ -76,7 +76,7 @@ internal static class CommandLineApp
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors) Console.Error.WriteLine($"{name}: {e.Message}");
+            foreach (var e in result.Errors) Console.Error.WriteLine($"{name}: {OneLine(e.Message)}");
             Console.Error.WriteLine($"Run '{name} --help' for usage.");
             exitCode = UsageError;
             return null;
@@ -131,6 +131,10 @@ internal static class CommandLineApp
         }
         return values.ToArray();
     }
+
+    /// <summary>A parser message on one line (the list of allowed values comes on several).</summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(new[] { '\r', '\n', '\t' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Exceptions that mean the user gave something wrong (exit code 1).</summary>
     public static bool IsInputError(Exception e) =>
