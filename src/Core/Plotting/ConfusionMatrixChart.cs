@@ -49,7 +49,7 @@ public static class ConfusionMatrixChart
         heat.ManualRange = new ScottPlot.Range(0, 1);
         heat.Rectangle = new CoordinateRect(0, n, 0, n); // row 0 (the first class) on top
         var bar = plt.Add.ColorBar(heat);
-        bar.Label = "share of the true class";
+        bar.Axis.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(0.25); // the automatic one crowds 0.05 steps
 
         float fontSize = Math.Clamp(220f / n, 8f, 16f);
         for (int i = 0; i < n; i++)
@@ -69,7 +69,7 @@ public static class ConfusionMatrixChart
         plt.Axes.Bottom.MinimumSize = 20 + 7 * classNames.Max(c => c.Length); // room for the rotated names
         plt.Axes.SetLimits(0, n, 0, n);
         plt.HideGrid();
-        plt.Title(title);
+        plt.Title(title.Length > 0 ? title + "\n(colour: share of the row's true class)" : "colour: share of the row's true class");
         plt.XLabel("predicted class");
         plt.YLabel("true class");
         IO.AtomicFile.WriteAllBytes(path, plt.GetImageBytes(width, height, ImageFormat.Png));
