@@ -1,10 +1,12 @@
 // Align-KD on the 2×2 Fashion-MNIST scenes VQA (note §5): a frozen conv tower, a teacher MiniVlm (d 64, 3 layers,
 // 4 heads) trained on fresh scenes, and students (d 32, 2 layers, 4 heads) trained on a fixed small set under the
 // note's §5.3 objectives with paired seeds (same student init and data order per seed across variants).
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
+using MLNetExtensions.CommandLine;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Core.Text;
 using MLNetExtensions.Transforms.AlignKd;
@@ -12,16 +14,27 @@ using MLNetExtensions.Transforms.Datasets;
 using MLNetExtensions.Transforms.VisionLanguage;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var seedsO = Defaulted("--seeds", "Paired student seeds.", 5);
+var towerStepsO = Defaulted("--tower-steps", "Vision-tower pre-training steps (× 128).", 600);
+var teacherStepsO = Defaulted("--teacher-steps", "Teacher training steps (× 128).", 2500);
+var studentStepsO = Defaulted("--student-steps", "Student training steps (× 64).", 1200);
+var studentExamplesO = Defaulted("--student-examples", "Fixed student training examples.", 1500);
+var testExamplesO = Defaulted("--test-examples", "Test examples.", 3000);
+var studentSourceRowsO = Defaulted("--student-source-rows", "Fashion-MNIST rows the student scenes are drawn from.", 2000);
+var outO = Defaulted("--out", "Output folder (cached tower/teacher, results.md, PNGs).", "alignkd-out");
+var variantsO = Defaulted("--variants", "Student variants by index, comma-separated (empty = all).", "");
+var root = new RootCommand("Align-KD on the 2×2 Fashion-MNIST scenes VQA: teacher, then students under each objective with paired seeds. " + ExitCodesHelp)
+    { seedsO, towerStepsO, teacherStepsO, studentStepsO, studentExamplesO, testExamplesO, studentSourceRowsO, outO, variantsO };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+int seeds = cli.GetValue(seedsO), towerSteps = cli.GetValue(towerStepsO), teacherSteps = cli.GetValue(teacherStepsO);
+int studentSteps = cli.GetValue(studentStepsO), studentExamples = cli.GetValue(studentExamplesO), testExamples = cli.GetValue(testExamplesO);
+int studentSourceRows = cli.GetValue(studentSourceRowsO);
+string outDir = cli.GetValue(outO)!;
 torch.set_num_threads(1);
-int Arg(string name, int def) { int i = Array.IndexOf(args, "--" + name); return i >= 0 ? int.Parse(args[i + 1]) : def; }
-string ArgS(string name, string def) { int i = Array.IndexOf(args, "--" + name); return i >= 0 ? args[i + 1] : def; }
-int seeds = Arg("seeds", 5), towerSteps = Arg("tower-steps", 600), teacherSteps = Arg("teacher-steps", 2500);
-int studentSteps = Arg("student-steps", 1200), studentExamples = Arg("student-examples", 1500), testExamples = Arg("test-examples", 3000);
-int studentSourceRows = Arg("student-source-rows", 2000);
-string outDir = ArgS("out", "alignkd-out");
 Directory.CreateDirectory(outDir);
 var clock = Stopwatch.StartNew();
 void Log(string s) { Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {s}"); }
@@ -173,7 +186,7 @@ var variants = new (string Name, AlignKdObjectiveOptions O)[]
     ("full Align-KD (learnable L_V + L_att)", new AlignKdObjectiveOptions()),
     ("code-faithful (VisionQueryTextKey, frozen adapters)", AlignKdObjectiveOptions.CodeFaithful),
 };
-var only = ArgS("variants", "");
+var only = cli.GetValue(variantsO)!;
 if (only.Length > 0) variants = only.Split(',').Select(int.Parse).Select(i => variants[i]).ToArray();
 int Find(string name) => Array.FindIndex(variants, v => v.Name == name || (name == "full" && v.Name.StartsWith("full", StringComparison.Ordinal)));
 var results = new Eval?[variants.Length, seeds];
@@ -294,6 +307,7 @@ void WriteHeatmaps()
 }
 
 static double Sd(double[] x) => x.Length < 2 ? 0 : Math.Sqrt(x.Select(v => (v - x.Average()) * (v - x.Average())).Sum() / (x.Length - 1));
+return 0;
 
 record Batch(Tensor Grid, Tensor Ids, Tensor Targets, Tensor LossMask, VqaExample[] Examples);
 record Eval(double Acc, double[] PerType, double Quad, double AttKl);

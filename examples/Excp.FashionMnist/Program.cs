@@ -2,43 +2,42 @@
 // a checkpoint every N steps, then each checkpoint sequence compressed as an ExCP chain for several α values.
 // Reports chain size vs raw fp32 / fp16 / zstd of raw, the test accuracy of the model decoded from the last chain
 // step vs the uncompressed one, and codec throughput; draws ratio and accuracy vs α with PngChart.
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
+using MLNetExtensions.CommandLine;
 using Microsoft.ML.Data;
 using MLNetExtensions.Transforms.Excp;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Plotting;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 using MLNetExtensions.Transforms.Datasets;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-int epochs = 4, every = 100, batch = 128, trainRows = 60000, seed = 1;
-double[] alphas = { 5e-5, 5e-4, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2 };
-string outDir = "excp-fmnist-out";
-bool resumeExperiment = false, alphasGiven = false;
-int resumeAt = 1000, resumeSteps = 400;
-double[] beta2s = { 0.999, 0.95 };
-for (int i = 0; i < args.Length; i++)
-{
-    string Next() => args[++i];
-    switch (args[i])
-    {
-        case "--epochs": epochs = int.Parse(Next()); break;
-        case "--every": every = int.Parse(Next()); break;
-        case "--train-rows": trainRows = int.Parse(Next()); break;
-        case "--alphas": alphas = Next().Split(',').Select(double.Parse).ToArray(); alphasGiven = true; break;
-        case "--resume-experiment": resumeExperiment = true; break;
-        case "--resume-at": resumeAt = int.Parse(Next()); break;
-        case "--resume-steps": resumeSteps = int.Parse(Next()); break;
-        case "--beta2s": beta2s = Next().Split(',').Select(double.Parse).ToArray(); break;
-        case "--out": outDir = Next(); break;
-        case "--seed": seed = int.Parse(Next()); break;
-        default: Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs --every --train-rows --alphas a,b,.. --out DIR --seed; --resume-experiment [--resume-at N --resume-steps N --beta2s b,..]"); return 1;
-    }
-}
+var epochsO = Defaulted("--epochs", "Training epochs.", 4);
+var everyO = Defaulted("--every", "Steps between checkpoints.", 100);
+var trainRowsO = Defaulted("--train-rows", "Training rows (the embedded subset has fewer).", 60000);
+var alphasO = DefaultedList("--alphas", "ExCP α values to compress with (comma-separated).", 5e-5, 5e-4, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2);
+var resumeO = Defaulted("--resume-experiment", "Run the resume-from-decoded-checkpoint experiment instead (α default 5e-5,5e-3).", false);
+var resumeAtO = Defaulted("--resume-at", "Resume experiment: the step to resume from.", 1000);
+var resumeStepsO = Defaulted("--resume-steps", "Resume experiment: steps trained after resuming.", 400);
+var beta2sO = DefaultedList("--beta2s", "Resume experiment: Adam β2 values (comma-separated).", 0.999, 0.95);
+var outO = Defaulted("--out", "Output folder.", "excp-fmnist-out");
+var seedO = Defaulted("--seed", "Random seed.", 1);
+var root = new RootCommand("ExCP on a real training run: checkpoint sequences of an MLP on Fashion-MNIST compressed for several α. " + ExitCodesHelp)
+    { epochsO, everyO, trainRowsO, alphasO, resumeO, resumeAtO, resumeStepsO, beta2sO, outO, seedO };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+int epochs = cli.GetValue(epochsO), every = cli.GetValue(everyO), batch = 128, trainRows = cli.GetValue(trainRowsO), seed = cli.GetValue(seedO);
+double[] alphas = cli.GetValue(alphasO)!;
+string outDir = cli.GetValue(outO)!;
+bool resumeExperiment = cli.GetValue(resumeO), alphasGiven = cli.GetResult(alphasO) is { Implicit: false };
+int resumeAt = cli.GetValue(resumeAtO), resumeSteps = cli.GetValue(resumeStepsO);
+double[] beta2s = cli.GetValue(beta2sO)!;
+if (every < 1) throw new UsageException($"--every must be at least 1 (got {every}).");
 Directory.CreateDirectory(outDir);
 var total = Stopwatch.StartNew();
 

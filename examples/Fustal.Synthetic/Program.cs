@@ -1,10 +1,12 @@
 // FuSTAL on the note's synthetic untrimmed features (fustal.md §9): teacher → pseudo-label selection → student with EMA
 // distillation, with the ablations of issue 16. One process per seed (`run <seed>`) writes out/seed<N>.json; `report`
 // aggregates them into out/results.md (mean ± s.d.). Model selection (γ) uses the validation split only.
+using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions;
+using MLNetExtensions.CommandLine;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Core.Tuning;
 using MLNetExtensions.Estimators.Fustal;
@@ -12,13 +14,20 @@ using MLNetExtensions.Evaluators.TemporalLocalization;
 using MLNetExtensions.Transforms.Datasets;
 using MLNetExtensions.Transforms.Fustal;
 using TorchSharp;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
-var mode = args.Length > 0 ? args[0] : "run";
+var modeA = new Argument<string>("mode") { Description = "run: one seed's runs → $FUSTAL_OUT/seed<N>.json; report: aggregate them into results.md.", DefaultValueFactory = _ => "run" }
+    .AcceptOnlyFromAmong("run", "report");
+var seedA = new Argument<int>("seed") { Description = "The seed of a run.", DefaultValueFactory = _ => 1 };
+var root = new RootCommand("FuSTAL on synthetic untrimmed features: teacher, pseudo-label selection, EMA student, ablations. " +
+    "Environment: FUSTAL_OUT (output folder, default out), FUSTAL_EPOCH_SCALE (epoch multiplier, default 1). " + ExitCodesHelp) { modeA, seedA };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+var mode = cli.GetValue(modeA)!;
 var outDir = Environment.GetEnvironmentVariable("FUSTAL_OUT") ?? "out";
 Directory.CreateDirectory(outDir);
 double scale = double.TryParse(Environment.GetEnvironmentVariable("FUSTAL_EPOCH_SCALE"), System.Globalization.CultureInfo.InvariantCulture, out var es) ? es : 1.0;
-if (mode == "report") { Report.Write(outDir); return; }
-int seed = args.Length > 1 ? int.Parse(args[1]) : 1;
+if (mode == "report") { Report.Write(outDir); return 0; }
+int seed = cli.GetValue(seedA);
 torch.set_num_threads(1);
 var clock = System.Diagnostics.Stopwatch.StartNew();
 void Log(string s) => Console.WriteLine($"[seed {seed} {clock.Elapsed:mm\\:ss}] {s}");
@@ -190,6 +199,7 @@ foreach (var t in teachers.Values) t.Dispose();
 results["seconds"] = clock.Elapsed.TotalSeconds;
 File.WriteAllText(Path.Combine(outDir, $"seed{seed}.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
 Log("done");
+return 0;
 
 /// <summary>The γ sweep's options (ISweepableOptions so the sweep sets the seed).</summary>
 public sealed class GammaTrial : ISweepableOptions

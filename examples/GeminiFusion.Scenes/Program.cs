@@ -6,12 +6,14 @@
 // key, results.md and runs.csv.
 // Usage: dotnet run -c Release --project examples/GeminiFusion.Scenes -- [--train 400] [--test 100] [--epochs 3]
 //        [--seeds 1,2,3] [--size 64] [--lr 1e-3] [--variants all|name,name] [--out DIR]
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions;
+using MLNetExtensions.CommandLine;
 using MLNetExtensions.Core.Plotting;
 using MLNetExtensions.Estimators.GeminiFusion;
 using MLNetExtensions.Evaluators.Segmentation;
@@ -20,14 +22,25 @@ using MLNetExtensions.Transforms.Datasets.Scenes;
 using MLNetExtensions.Transforms.GeminiFusion;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
 var inv = CultureInfo.InvariantCulture;
-string? Arg(string n) { int i = Array.IndexOf(args, "--" + n); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-int trainCount = int.Parse(Arg("train") ?? "400"), testCount = int.Parse(Arg("test") ?? "100"), epochs = int.Parse(Arg("epochs") ?? "3");
-int size = int.Parse(Arg("size") ?? "64");
-double lr = double.Parse(Arg("lr") ?? "1e-3", inv);
-var seeds = (Arg("seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray();
-var outDir = Directory.CreateDirectory(Arg("out") ?? Path.Combine("examples", "GeminiFusion.Scenes", "out")).FullName;
+var trainO = Defaulted("--train", "Training scenes.", 400);
+var testO = Defaulted("--test", "Test scenes.", 100);
+var epochsO = Defaulted("--epochs", "Training epochs.", 3);
+var seedsO = DefaultedList("--seeds", "Seeds (comma-separated).", 1, 2, 3);
+var sizeO = Defaulted("--size", "Scene height and width in pixels.", 64);
+var lrO = Defaulted("--lr", "Learning rate.", 1e-3);
+var variantsO = Defaulted("--variants", "all, or variant names separated by commas (e.g. 'RGB only,GeminiFusion').", "all");
+var outO = Defaulted("--out", "Output folder.", Path.Combine("examples", "GeminiFusion.Scenes", "out"));
+var root = new RootCommand("GeminiFusion on multimodal Fashion-MNIST scenes: single-modality, simple fusion, GeminiFusion and ablations. " + ExitCodesHelp)
+    { trainO, testO, epochsO, seedsO, sizeO, lrO, variantsO, outO };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+int trainCount = cli.GetValue(trainO), testCount = cli.GetValue(testO), epochs = cli.GetValue(epochsO);
+int size = cli.GetValue(sizeO);
+double lr = cli.GetValue(lrO);
+var seeds = cli.GetValue(seedsO)!;
+var outDir = Directory.CreateDirectory(cli.GetValue(outO)!).FullName;
 torch.set_num_threads(1); // shared 2-core machine
 
 var rgb = new GeminiFusionModality("Image", ModalityInputKind.RgbImage);
@@ -43,8 +56,10 @@ var all = new (string Name, GeminiFusionModality[] Mods, GeminiFusionAblation? A
     ("constant 1/C gate", new[] { rgb, depth }, new(ConstantRelation: true)),
     ("last stage only", new[] { rgb, depth }, new(FuseFromStage: 1)),
 };
-var wanted = Arg("variants") is string v && v != "all" ? v.Split(',').ToHashSet() : null;
+var wanted = cli.GetValue(variantsO) is string v && v != "all" ? v.Split(',').ToHashSet() : null;
 var variants = all.Where(x => wanted == null || wanted.Contains(x.Name)).ToArray();
+if (wanted?.Except(all.Select(x => x.Name)).FirstOrDefault() is string unknown)
+    throw new UsageException($"--variants: no variant '{unknown}'; expected all or some of: {string.Join(", ", all.Select(x => x.Name))}.");
 
 var ml = new MLContext(seed: 0).RegisterMLNetExtensions();
 var trainOpts = FashionSceneOptions.Multimodal with { Count = trainCount, Seed = 1, Height = size, Width = size, MinItemSize = size * 5 / 16, MaxItemSize = size * 5 / 8, SourceRows = 5000 };
@@ -64,8 +79,8 @@ foreach (var seed in seeds)
         var o = new GeminiFusionSegmenter.Options
         {
             Modalities = mods, Ablation = ablation, Backbone = MitConfig.Small, EmbeddingDim = 64, BranchOutputs = fused,
-            MaxEpochs = epochs, BatchSize = 16, LearningRate = lr, Seed = seed, LogEveryNSteps = 0,
-            Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p => { }),
+            MaxEpochs = epochs, BatchSize = 16, LearningRate = lr, Seed = seed, LogEveryNSteps = 5,
+            Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress($"{name} seed {seed}", epochs),
         };
         var sw = Stopwatch.StartNew();
         var model = ml.Segmentation().Trainers.GeminiFusion(o).Fit(train);
@@ -200,3 +215,4 @@ static void Overlays(GeminiFusionTransformer model, IDataView test, FashionScene
     }
     PngChart.SaveImageGrid(path, cells, columns: 6, scale: 2, title: "GeminiFusion on ambiguous-RGB + depth scenes (legend: last rows)");
 }
+return 0;

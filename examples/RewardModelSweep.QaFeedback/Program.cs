@@ -3,36 +3,39 @@
 //     [--tasks relevance,factuality] [--seeds N] [--k K] [--ppo-steps N] [--threads N]
 // Resumable: re-running with the same settings and --out skips every finished PPO run. Writes manifest.json,
 // rm_checkpoints.csv, rm_bias.csv, runs.csv, history/*.csv, summary.json, curve_{task}.csv and PNGs to DIR.
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
 using MLNetExtensions.Estimators.Rlhf.Sweep;
 using MLNetExtensions;
+using MLNetExtensions.CommandLine;
 using TorchSharp;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
-string profile = "smoke", outDir = Path.Combine(Path.GetTempPath(), "rm-sweep");
-var overrides = new Dictionary<string, string>();
-for (int i = 0; i < args.Length; i++)
-{
-    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-    switch (args[i])
-    {
-        case "--profile": profile = Next(); break;
-        case "--out": outDir = Next(); break;
-        case "--tasks" or "--seeds" or "--k" or "--ppo-steps" or "--threads" or "--eval-every" or "--test-questions": overrides[args[i]] = Next(); break;
-        default: Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --profile smoke|standard|full --out DIR [--tasks a,b] [--seeds N] [--k K] [--ppo-steps N] [--threads N]"); return 2;
-    }
-}
+var profileO = Defaulted("--profile", "Sweep size: smoke, standard or full.", "smoke").AcceptOnlyFromAmong("smoke", "standard", "full");
+var outO = Defaulted("--out", "Output folder (resumable: finished PPO runs are skipped).", Path.Combine(Path.GetTempPath(), "rm-sweep"));
+var tasksO = new Option<string?>("--tasks") { Description = "Tasks, comma-separated (e.g. relevance,factuality; default: the profile's)." };
+Option<int?> Override(string name, string what) => new(name) { Description = $"{what} (default: the profile's)." };
+var seedsO = Override("--seeds", "Seeds per reward model");
+var kO = Override("--k", "Reward-model checkpoints per task");
+var ppoStepsO = Override("--ppo-steps", "PPO steps per run");
+var evalEveryO = Override("--eval-every", "PPO steps between evaluations");
+var testQuestionsO = Override("--test-questions", "Test questions");
+var threadsO = Defaulted("--threads", "LibTorch intra-op threads.", 1);
+var root = new RootCommand("The RLHF accuracy-paradox sweep on the synthetic QA-feedback task. " + ExitCodesHelp)
+    { profileO, outO, tasksO, seedsO, kO, ppoStepsO, evalEveryO, testQuestionsO, threadsO };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+string profile = cli.GetValue(profileO)!, outDir = cli.GetValue(outO)!;
 var o = RewardModelSweepOptions.ForProfile(profile);
 o.OutputDirectory = outDir;
-int Int(string k) => int.Parse(overrides[k], CultureInfo.InvariantCulture);
-if (overrides.ContainsKey("--tasks")) o.Tasks = overrides["--tasks"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-if (overrides.ContainsKey("--seeds")) o.Seeds = Int("--seeds");
-if (overrides.ContainsKey("--k")) o.CheckpointsPerTask = Int("--k");
-if (overrides.ContainsKey("--ppo-steps")) o.PpoSteps = Int("--ppo-steps");
-if (overrides.ContainsKey("--eval-every")) o.EvalEvery = Int("--eval-every");
-if (overrides.ContainsKey("--test-questions")) o.TestQuestions = Int("--test-questions");
-torch.set_num_threads(overrides.ContainsKey("--threads") ? Int("--threads") : 1);
+if (cli.GetValue(tasksO) is string tasks) o.Tasks = tasks.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+if (cli.GetValue(seedsO) is int seeds) o.Seeds = seeds;
+if (cli.GetValue(kO) is int k) o.CheckpointsPerTask = k;
+if (cli.GetValue(ppoStepsO) is int ppoSteps) o.PpoSteps = ppoSteps;
+if (cli.GetValue(evalEveryO) is int evalEvery) o.EvalEvery = evalEvery;
+if (cli.GetValue(testQuestionsO) is int testQuestions) o.TestQuestions = testQuestions;
+torch.set_num_threads(cli.GetValue(threadsO));
 
 var ml = new MLContext(seed: 1).RegisterMLNetExtensions();
 var sweep = new RewardModelSweep(ml, o) { Progress = new ConsoleProgress() };

@@ -3,8 +3,10 @@
 // inference latency of each served form (PRepBN/BN folded), and writes PNGs of the training curves.
 // Usage: dotnet run --project examples/Slab.FashionMnist -c Release [-- --epochs 4 --train-rows 12000 --test-rows 10000
 //        --family DeiT|Swin --variant nano|micro|… --size 28 --lr 4e-3 --threads N --runs all|ln-sm,prepbn-sla,… --out DIR]
+using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
+using MLNetExtensions.CommandLine;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Core.Plotting;
@@ -12,9 +14,10 @@ using MLNetExtensions.Core.Training;
 using MLNetExtensions.Estimators.Slab;
 using MLNetExtensions.Transforms.Slab;
 using TorchSharp;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 using MLNetExtensions.Transforms.Datasets;
 
-var o = Args.Parse(args);
+if (Args.Parse(args, out int exit) is not { } o) return exit;
 var inv = System.Globalization.CultureInfo.InvariantCulture;
 if (o.Threads is int n) torch.set_num_threads(n);
 var ml = new MLContext(seed: 0);
@@ -42,6 +45,8 @@ var all = new (string Key, string Label, TokenNormKind Norm, AttentionKind Attn)
     ("prepbn-sla", "PRepBN + SLA (SLAB)", TokenNormKind.PRepBN, AttentionKind.Sla),
 };
 var runs = o.Runs == "all" ? all : all.Where(r => o.Runs.Split(',').Contains(r.Key)).ToArray();
+if (o.Runs != "all" && o.Runs.Split(',').Except(all.Select(r => r.Key)).FirstOrDefault() is string unknown)
+    throw new UsageException($"--runs: no run '{unknown}'; expected all or some of: {string.Join(", ", all.Select(r => r.Key))}.");
 var results = new List<(string Label, double Acc, TimeSpan Train, double Ms1, double Ms64, bool Folded, List<TrainingProgress> Log)>();
 foreach (var run in runs)
 {
@@ -52,7 +57,7 @@ foreach (var run in runs)
         MaxEpochs = o.Epochs, BatchSize = 128, LearningRate = o.LearningRate, WarmupSteps = 50, GradientClipNorm = 5.0, Seed = 0,
         Mean = new[] { 0.2860f, 0.2860f, 0.2860f }, Std = new[] { 0.3530f, 0.3530f, 0.3530f }, // Fashion-MNIST statistics
         ValidationSet = test, RestoreBestWeights = false, LogEveryNSteps = 10,
-        Progress = new Progress(p => { log.Add(p); if (p.EpochCompleted) Console.WriteLine($"  [{run.Key}] epoch {p.Epoch}: loss {p.TrainLoss:F4}, test acc {p.ValidationMetric:P2}, {p.Elapsed:mm\\:ss}"); }),
+        Progress = new ConsoleTrainingProgress(run.Key, o.Epochs, log.Add), // val = test accuracy
     });
     var sw = Stopwatch.StartNew();
     TorchImageClassificationTransformer model;
@@ -67,7 +72,11 @@ foreach (var run in runs)
     }
     using var _ = model;
     var trainTime = sw.Elapsed;
-    var acc = ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+    var evaluation = ml.MulticlassClassification.Evaluate(model.Transform(test));
+    var acc = evaluation.MicroAccuracy;
+    Directory.CreateDirectory(o.Out);
+    ConfusionMatrixChart.Save(Path.Combine(o.Out, $"slab-confusion-{run.Key}.png"), evaluation.ConfusionMatrix, FashionMnist.ClassNames,
+        $"SLAB {o.Family}-{o.Variant}, {run.Label}: test accuracy {acc:P1}");
     bool folded = model.Network is SlabDeit { IsDeployed: true } or SlabSwinTransformer { IsDeployed: true };
     var (ms1, ms64) = (Latency(model.Network, 1, o.Size), Latency(model.Network, 64, o.Size));
     Console.WriteLine($"{run.Label}: accuracy {acc:P2}, training {trainTime:mm\\:ss}, served {(folded ? "folded" : "as trained")}: {ms1:F3} ms @1, {ms64:F2} ms @64");
@@ -133,19 +142,25 @@ static double Latency(torch.nn.Module<torch.Tensor, torch.Tensor> net, int batch
     return times[reps / 2];
 }
 
-sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}
-
 sealed record Args(int Epochs, int? TrainRows, int? TestRows, SlabFamily Family, string Variant, int Size, double LearningRate, int? Threads, string Runs, string Out)
 {
-    public static Args Parse(string[] a)
+    /// <summary>The options with their defaults; null with the exit code when the program should stop (--help, a bad value).</summary>
+    public static Args? Parse(string[] a, out int exit)
     {
-        string? Get(string name) { int i = Array.IndexOf(a, name); return i >= 0 && i + 1 < a.Length ? a[i + 1] : null; }
-        int? Int(string name) => Get(name) is string s ? int.Parse(s) : null;
-        return new Args(Int("--epochs") ?? 4, Int("--train-rows") ?? 12000, Int("--test-rows") ?? 10000,
-            Enum.Parse<SlabFamily>(Get("--family") ?? "DeiT", ignoreCase: true), Get("--variant") ?? "nano", Int("--size") ?? 28,
-            double.Parse(Get("--lr") ?? "4e-3", System.Globalization.CultureInfo.InvariantCulture), Int("--threads"), Get("--runs") ?? "all", Get("--out") ?? "out");
+        var epochs = Defaulted("--epochs", "Training epochs.", 4);
+        var trainRows = Defaulted("--train-rows", "Training rows.", 12000);
+        var testRows = Defaulted("--test-rows", "Test rows.", 10000);
+        var family = Defaulted("--family", "Backbone family: DeiT or Swin.", SlabFamily.DeiT);
+        var variant = Defaulted("--variant", "Model size: nano, micro, …", "nano");
+        var size = Defaulted("--size", "Image height and width (28 = native; others resize).", 28);
+        var lr = Defaulted("--lr", "Peak learning rate.", 4e-3);
+        var threads = new Option<int?>("--threads") { Description = "LibTorch intra-op threads (default: one per core)." };
+        var runs = Defaulted("--runs", "all, or run keys separated by commas: ln-sm, ln-sla, bn-sla, prepbn-sm, prepbn-sla.", "all");
+        var outDir = Defaulted("--out", "Output folder (per-run TSVs, PNGs).", "out");
+        var root = new RootCommand("SLAB on Fashion-MNIST: LayerNorm vs PRepBN vs BatchNorm, softmax vs simplified linear attention, one budget. " + ExitCodesHelp)
+            { epochs, trainRows, testRows, family, variant, size, lr, threads, runs, outDir };
+        if (CommandLineApp.Parse(root, a, out exit) is not { } r) return null;
+        return new Args(r.GetValue(epochs), r.GetValue(trainRows), r.GetValue(testRows), r.GetValue(family), r.GetValue(variant)!, r.GetValue(size),
+            r.GetValue(lr), r.GetValue(threads), r.GetValue(runs)!, r.GetValue(outDir)!);
     }
 }

@@ -3,8 +3,10 @@
 // clips with predictions. Usage: dotnet run --project examples/SqueezeTime.Motion -c Release [-- --train N --test N --epochs N --threads N --out DIR --from-mp4]
 // --from-mp4: writes every clip as an H.264 mp4 under DIR/clips and trains from a text column of paths through
 // mlContext.Transforms.LoadVideoFrames (ffmpeg decoding) + AppendCacheCheckpoint + the SqueezeTime trainer.
+using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
+using MLNetExtensions.CommandLine;
 using Microsoft.ML.Data;
 using MLNetExtensions.Core.Data;
 using MLNetExtensions.Transforms.Datasets.Video;
@@ -16,13 +18,22 @@ using MLNetExtensions.Transforms.SqueezeTime;
 using MLNetExtensions.Transforms.Video;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 using MLNetExtensions.Transforms.Datasets;
 
-int Arg(string name, int def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : def; }
-string outDir = Array.IndexOf(args, "--out") is int oi and >= 0 && oi + 1 < args.Length ? args[oi + 1] : "squeezetime-motion-out";
-int nTrain = Arg("--train", 1500), nTest = Arg("--test", 400), epochs = Arg("--epochs", 4);
-if (Arg("--threads", 0) is int th and > 0) torch.set_num_threads(th);
-bool fromMp4 = args.Contains("--from-mp4");
+var trainO = Defaulted("--train", "Training clips.", 1500);
+var testO = Defaulted("--test", "Test clips.", 400);
+var epochsO = Defaulted("--epochs", "Training epochs.", 4);
+var threadsO = new Option<int?>("--threads") { Description = "LibTorch intra-op threads (default: one per core)." };
+var outO = Defaulted("--out", "Output folder.", "squeezetime-motion-out");
+var fromMp4O = Defaulted("--from-mp4", "Write the clips as H.264 mp4 files and train from their paths (needs ffmpeg).", false);
+var root = new RootCommand("SqueezeTime on moving Fashion-MNIST direction clips vs a single-frame baseline. " + ExitCodesHelp)
+    { trainO, testO, epochsO, threadsO, outO, fromMp4O };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+string outDir = cli.GetValue(outO)!;
+int nTrain = cli.GetValue(trainO), nTest = cli.GetValue(testO), epochs = cli.GetValue(epochsO);
+if (cli.GetValue(threadsO) is int th and > 0) torch.set_num_threads(th);
+bool fromMp4 = cli.GetValue(fromMp4O);
 
 var ml = new MLContext(seed: 0);
 var train = new MovingFashionMnist(new MovingFashionMnistOptions(nTrain, Seed: 1));
@@ -36,7 +47,8 @@ var options = new SqueezeTimeVideoClassifier.Options
 {
     Config = SqueezeTimeConfig.Tiny(frames: o.Frames) with { DropoutRatio = 0 },
     MaxEpochs = epochs, BatchSize = 32, LearningRate = 3e-3, LabelSmoothing = 0, WeightDecay = 0.01, Seed = 7,
-    BatchNormRecalibrationBatches = 8, LogEveryNSteps = 1000,
+    BatchNormRecalibrationBatches = 8, LogEveryNSteps = 10,
+    Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress("SqueezeTime", epochs),
 };
 TorchImageClassificationTransformer model;
 IDataView scored;
@@ -60,7 +72,12 @@ else
     model = chain.LastTransformer;
     scored = chain.Transform(testFiles);
 }
-var acc = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
+var stMetrics = ml.MulticlassClassification.Evaluate(scored);
+var acc = stMetrics.MicroAccuracy;
+Directory.CreateDirectory(outDir);
+var cmPng = Path.Combine(outDir, "squeezetime-confusion.png");
+ConfusionMatrixChart.Save(cmPng, stMetrics.ConfusionMatrix, MovingFashionMnist.ClassNames, $"SqueezeTime tiny on moving Fashion-MNIST: test accuracy {acc:P1}");
+Console.WriteLine($"wrote {cmPng}");
 int stParams = (int)model.Network.parameters().Sum(p => p.numel());
 Console.WriteLine($"SqueezeTime tiny ({stParams:N0} params){(fromMp4 ? " from mp4 files via LoadVideoFrames" : "")}: test accuracy {acc:P1} (training {sw.Elapsed:mm\\:ss})");
 
@@ -118,6 +135,7 @@ PngChart.SaveImageGrid(png, cells, o.Frames, 3, $"SqueezeTime tiny {acc:P0} vs s
 Console.WriteLine($"wrote {png}");
 (videoModel as IDisposable)?.Dispose();
 if (videoModel is null) model.Dispose();
+return 0;
 
 /// <summary>Writes a generator's clips as mp4 files and returns the rows of a path IDataView.</summary>
 static class ClipFiles

@@ -7,10 +7,12 @@
 // Usage: dotnet run -c Release -- [--quick] [--train N] [--test N] [--val N] [--epochs E] [--batch B] [--seeds 1,2,3]
 //        [--lr X | --sweep-lr X1,X2,… --val N [--sweep-seeds K]] [--official 0|1] [--head-lr-mult X] [--channels C] [--warmup S]
 //        [--pretrain-steps S | --pretrained FILE] [--heads plain,ssa] [--threads T] [--out DIR]
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
+using MLNetExtensions.CommandLine;
 using Microsoft.ML.Data;
 using MLNetExtensions;
 using MLNetExtensions.Core.Data;
@@ -24,22 +26,52 @@ using MLNetExtensions.Transforms.Segmentation;
 using TorchSharp;
 using MLNetExtensions.Transforms.Datasets;
 using MLNetExtensions.Transforms.Ssa;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-bool quick = args.Contains("--quick");
-string? Str(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-int Arg(string name, int dflt) => Str(name) is string s ? int.Parse(s) : dflt;
-double Real(string name, double dflt) => Str(name) is string s ? double.Parse(s, CultureInfo.InvariantCulture) : dflt;
-int trainCount = Arg("--train", quick ? 480 : 1200), testCount = Arg("--test", 200), valCount = Arg("--val", 0);
-int epochs = Arg("--epochs", quick ? 5 : 8), batch = Arg("--batch", 16);
-int[] seeds = (Str("--seeds") ?? (quick ? "1" : "1,2,3")).Split(',').Select(int.Parse).ToArray();
-double lr = Real("--lr", new SsaSegmenter.Options().LearningRate), headMult = Real("--head-lr-mult", 10);
-int channels = Arg("--channels", 64);
-int warmup = Arg("--warmup", 50), pretrainSteps = Arg("--pretrain-steps", quick ? 200 : 800);
-var heads = (Str("--heads") ?? "plain,ssa").Split(',').Select(h => Enum.Parse<SegmentationHeadKind>(h, ignoreCase: true)).ToArray();
-int threads = Arg("--threads", 1); // the shared 2-core box: one intra-op thread avoids oversubscription
+var quickO = Defaulted("--quick", "Smaller run: 480 train scenes, 5 epochs, seed 1, 200 pre-training steps.", false);
+Option<int?> QuickOr(string name, string what, int full, int quick) => new(name) { Description = $"{what} (default {full}; {quick} with --quick)." };
+var trainO = QuickOr("--train", "Training scenes", 1200, 480);
+var testO = Defaulted("--test", "Test scenes.", 200);
+var valO = Defaulted("--val", "Validation scenes (0 = none; --sweep-lr needs some).", 0);
+var epochsO = QuickOr("--epochs", "Training epochs", 8, 5);
+var batchO = Defaulted("--batch", "Batch size.", 16);
+var seedsO = ListOption<int>("--seeds", "Seeds, comma-separated (default 1,2,3; 1 with --quick).");
+var lrO = new Option<double?>("--lr") { Description = "One learning rate for both heads (default: each head's validation-chosen rate, 6e-3)." };
+var headMultO = Defaulted("--head-lr-mult", "Decode-head learning-rate multiplier.", 10.0);
+var channelsO = Defaulted("--channels", "Decoder channels.", 64);
+var warmupO = Defaulted("--warmup", "Warm-up steps.", 50);
+var pretrainStepsO = QuickOr("--pretrain-steps", "Backbone pre-training steps (0 = random backbone)", 800, 200);
+var headsO = Defaulted("--heads", "Heads, comma-separated: plain, ssa.", "plain,ssa");
+var threadsO = Defaulted("--threads", "LibTorch intra-op threads.", 1);
+var outO = Defaulted("--out", "Output folder.", "ssa-scenes-out");
+var pretrainedO = new Option<string?>("--pretrained") { Description = "Backbone weights to start from instead of pre-training here." }.ExistingFile();
+var sweepLrO = new Option<string?>("--sweep-lr") { Description = "Learning-rate grid, comma-separated, chosen per head on the validation scenes (needs --val)." };
+var sweepSeedsO = Defaulted("--sweep-seeds", "Seeds per sweep trial.", 1);
+var officialO = Defaulted("--official", "1: the official learning-rate schedule (when --lr is not given).", 0);
+var root = new RootCommand("SSA vs a plain decode head on Fashion-MNIST scenes (semantic segmentation), paired seeds. " + ExitCodesHelp)
+    { quickO, trainO, testO, valO, epochsO, batchO, seedsO, lrO, headMultO, channelsO, warmupO, pretrainStepsO, headsO, threadsO, outO, pretrainedO, sweepLrO, sweepSeedsO, officialO };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+bool quick = cli.GetValue(quickO);
+int trainCount = cli.GetValue(trainO) ?? (quick ? 480 : 1200), testCount = cli.GetValue(testO), valCount = cli.GetValue(valO);
+int epochs = cli.GetValue(epochsO) ?? (quick ? 5 : 8), batch = cli.GetValue(batchO);
+int[] seeds = cli.GetValue(seedsO) ?? (quick ? new[] { 1 } : new[] { 1, 2, 3 });
+double lr = cli.GetValue(lrO) ?? new SsaSegmenter.Options().LearningRate, headMult = cli.GetValue(headMultO);
+int channels = cli.GetValue(channelsO);
+int warmup = cli.GetValue(warmupO), pretrainSteps = cli.GetValue(pretrainStepsO) ?? (quick ? 200 : 800);
+var heads = cli.GetValue(headsO)!.Split(',').Select(h => Enum.TryParse<SegmentationHeadKind>(h, ignoreCase: true, out var k) ? k
+    : throw new UsageException($"--heads: no head '{h}'; expected plain and/or ssa.")).ToArray();
+int threads = cli.GetValue(threadsO); // the shared 2-core box: one intra-op thread avoids oversubscription
+string? Str(string name) => name switch
+{
+    "--lr" => cli.GetValue(lrO)?.ToString("R", CultureInfo.InvariantCulture),
+    "--sweep-lr" => cli.GetValue(sweepLrO),
+    "--pretrained" => cli.GetValue(pretrainedO),
+    _ => throw new ArgumentOutOfRangeException(nameof(name)),
+};
+int Arg(string name, int dflt) => name switch { "--sweep-seeds" => cli.GetValue(sweepSeedsO), "--official" => cli.GetValue(officialO), _ => dflt };
 torch.set_num_threads(threads);
-var outDir = Directory.CreateDirectory(Str("--out") ?? "ssa-scenes-out").FullName;
+var outDir = Directory.CreateDirectory(cli.GetValue(outO)!).FullName;
 
 var ml = new MLContext(seed: 0).RegisterMLNetExtensions();
 // With the full Fashion-MNIST, training items come from train rows [0, 50000) and validation items from rows 50000+,
@@ -75,10 +107,7 @@ SsaSegmenter.Options NewOptions(SegmentationHeadKind head, int seed, double lear
 {
     Head = head, MaxEpochs = epochs, BatchSize = batch, Seed = seed, LearningRate = learningRate, HeadLearningRateMultiplier = headMult,
     DecoderChannels = channels, WarmupSteps = warmup, LogEveryNSteps = 25, PretrainedWeightsPath = pretrained,
-    Progress = new Progress<MLNetExtensions.Core.Training.TrainingProgress>(p =>
-    {
-        if (p.EpochCompleted) Console.WriteLine($"  [{head} seed {seed}] epoch {p.Epoch}: loss {p.TrainLoss:F4} ({p.Elapsed.TotalSeconds:F0}s)");
-    }),
+    Progress = new MLNetExtensions.Core.Training.ConsoleTrainingProgress($"{head} seed {seed}", epochs),
 };
 
 // --sweep-lr: each head's learning rate is chosen on the validation scenes (held-out items) by the Core tuner (grid over
@@ -245,5 +274,6 @@ static List<int[]> ReadMaps(IDataView scored, int n)
     while (list.Count < n && cur.MoveNext()) { get(ref buf); list.Add(buf.DenseValues().Select(k => (int)k - 1).ToArray()); }
     return list;
 }
+return 0;
 
 internal sealed record Run(SegmentationHeadKind Head, int Seed, SegmentationMetrics M, double? Val, double Seconds);

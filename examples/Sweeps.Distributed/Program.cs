@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,20 +6,34 @@ using MLNetExtensions.Core.Tuning;
 using MLNetExtensions.Examples.SweepsDistributed;
 using MLNetExtensions.Tuning.Orleans;
 using Orleans.Runtime;
+using MLNetExtensions.CommandLine;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 
 // One application, three modes: `--worker` joins the cluster and runs the trials it is sent; `--coordinator` hosts the
 // cluster's primary silo (no trials of its own), hands the sweep's trials out and writes the results CSV;
 // `--in-process` runs the same sweep here with the default executor (no cluster), for comparison.
 // Any setting of appsettings.json can be given as --Section:Key=value (e.g. --SweepCluster:SiloPort=11112).
-bool worker = args.Contains("--worker"), coordinator = args.Contains("--coordinator"), inProcess = args.Contains("--in-process");
+var workerO = Defaulted("--worker", "Join the cluster and run the trials it is sent.", false);
+var coordinatorO = Defaulted("--coordinator", "Host the primary silo, hand out the sweep's trials, write the results CSV.", false);
+var inProcessO = Defaulted("--in-process", "Run the same sweep here with the default executor (no cluster).", false);
+var root = new RootCommand("A hyper-parameter sweep over an Orleans cluster; exactly one of --coordinator, --worker, --in-process. " +
+    "Any setting of appsettings.json can be given as --Section:Key=value (e.g. --SweepCluster:SiloPort=11112, --Sweep:Name=mlp|toy, --Sweep:Results=path). " + ExitCodesHelp)
+    { workerO, coordinatorO, inProcessO };
+root.TreatUnmatchedTokensAsErrors = false; // the --Section:Key=value settings go to the host's configuration
+if (CommandLineApp.Parse(root, args, out int parseExit) is not { } cli) return parseExit;
+bool worker = cli.GetValue(workerO), coordinator = cli.GetValue(coordinatorO), inProcess = cli.GetValue(inProcessO);
 if ((worker ? 1 : 0) + (coordinator ? 1 : 0) + (inProcess ? 1 : 0) != 1)
+    throw new UsageException("choose exactly one of --coordinator, --worker, --in-process.");
+var settingTokens = cli.UnmatchedTokens;
+for (int i = 0; i < settingTokens.Count; i++)
 {
-    Console.Error.WriteLine("usage: Sweeps.Distributed --coordinator|--worker|--in-process [--SweepCluster:SiloPort=N] [--Sweep:Name=mlp|toy] [--Sweep:Results=path] …");
-    return 2;
+    bool setting = settingTokens[i].StartsWith("--") && settingTokens[i].Contains(':');
+    bool valueOfSetting = i > 0 && settingTokens[i - 1].StartsWith("--") && settingTokens[i - 1].Contains(':') && !settingTokens[i - 1].Contains('=');
+    if (!setting && !valueOfSetting) throw new UsageException($"unknown argument '{settingTokens[i]}'; settings are given as --Section:Key=value.");
 }
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
 {
-    Args = args.Where(a => a is not "--worker" and not "--coordinator" and not "--in-process").ToArray(),
+    Args = settingTokens.ToArray(),
     ContentRootPath = AppContext.BaseDirectory, // appsettings.json beside the program, wherever it is started from
 });
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });

@@ -47,14 +47,7 @@ static int Train(Args opts)
         Mean = new[] { 0.2860f, 0.2860f, 0.2860f }, Std = new[] { 0.3530f, 0.3530f, 0.3530f }, // Fashion-MNIST statistics
         LogEveryNSteps = 25,
         DeployForInference = !opts.NoDeploy,
-        Progress = new Progress(p =>
-        {
-            history.Add(p);
-            var of = p.StepsPerEpoch is long s ? $"/{s * opts.Epochs}" : "";
-            if (!p.EpochCompleted && p.Step % 100 != 0) return; // plot every report, print every 100 steps
-            Console.WriteLine($"  epoch {p.Epoch} step {p.Step}{of}  loss {p.TrainLoss:F4}  lr {p.LearningRate:E2}  {p.Elapsed:mm\\:ss}" +
-                              (p.EpochCompleted ? "  (epoch done)" : ""));
-        }),
+        Progress = new ConsoleTrainingProgress(maxEpochs: opts.Epochs, onReport: history.Add), // one updating line per epoch on a terminal
     });
     // 28×28 is not a valid TinyViM input (every scan runs on the 1/32 grid): resize to 64×64 in the pipeline.
     var pipeline = ml.Transforms.ResizeImages("Image", 64, 64, "Image").Append(trainer);
@@ -67,6 +60,9 @@ static int Train(Args opts)
                       $"training {trainTime:mm\\:ss}, evaluation {sw.Elapsed:mm\\:ss}");
 
     Directory.CreateDirectory(opts.Out);
+    var cmPng = Path.Combine(opts.Out, "tinyvim-confusion.png");
+    ConfusionMatrixChart.Save(cmPng, metrics.ConfusionMatrix, FashionMnist.ClassNames, $"TinyViM-{opts.Variant} on Fashion-MNIST: test accuracy {metrics.MicroAccuracy:P1}");
+    Console.WriteLine($"wrote {cmPng}");
     var zip = Path.Combine(opts.Out, "tinyvim-fashion-mnist.zip");
     ml.Model.Save(model, train.Schema, zip);
     Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB)");
@@ -97,11 +93,6 @@ static int Train(Args opts)
     if (metrics.MicroAccuracy >= opts.MinAccuracy) return 0;
     Console.Error.WriteLine($"test accuracy {metrics.MicroAccuracy:P2} is below --min-accuracy {opts.MinAccuracy:P2}");
     return Failure;
-}
-
-sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
 }
 
 sealed record Args(int Epochs, int? TrainRows, int? TestRows, string Variant, string Out, double MinAccuracy, int? Threads, bool NoDeploy);

@@ -2,9 +2,12 @@
 //   dotnet run --project examples/TranslationEval [output-dir]
 // With MLNETEXT_LLM_ENDPOINT / MLNETEXT_LLM_API_KEY / MLNETEXT_LLM_MODEL (or OPENAI_*) set, it translates the
 // bundled documents both ways, judges them, and writes a scatter plot; without them it scores the bundled outputs.
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Analysis;
+using MLNetExtensions.CommandLine;
+using static MLNetExtensions.CommandLine.CommandLineApp;
 using MLNetExtensions.Evaluators.Translation.Judge;
 using MLNetExtensions.Evaluators.Translation.Llm;
 using MLNetExtensions.Evaluators.Translation.Metrics;
@@ -13,7 +16,11 @@ using MLNetExtensions.Evaluators.Translation.Translate;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-var outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "mlnetext-translation-eval"));
+var outA = new Argument<string>("output-dir") { Description = "Output folder.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "mlnetext-translation-eval") };
+var root = new RootCommand("Sentence- vs document-level LLM translation scored by BLEU/chrF and an LLM judge; without an LLM endpoint " +
+    "(MLNETEXT_LLM_ENDPOINT / MLNETEXT_LLM_API_KEY / MLNETEXT_LLM_MODEL) it scores the bundled outputs. " + ExitCodesHelp) { outA };
+if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
+var outDir = Path.GetFullPath(cli.GetValue(outA)!);
 Directory.CreateDirectory(outDir);
 var data = BundledSet.Load(Path.Combine(AppContext.BaseDirectory, "data", "docs.json"));
 Console.WriteLine($"Bundled set: {data.Documents.Count} documents, {data.SourceLanguage}->{data.TargetLanguage}, " +

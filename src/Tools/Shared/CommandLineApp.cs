@@ -44,7 +44,7 @@ internal static class CommandLineApp
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors) stderr.WriteLine($"{name}: {e.Message}");
+            foreach (var e in result.Errors) stderr.WriteLine($"{name}: {OneLine(e.Message)}");
             stderr.WriteLine($"Run '{name} --help' for usage.");
             return UsageError;
         }
@@ -62,6 +62,79 @@ internal static class CommandLineApp
             return code;
         }
     }
+
+    /// <summary>
+    /// For a program written as top-level statements that reads its options after parsing (the examples): returns the
+    /// parse result to go on with, or null with <paramref name="exitCode"/> set when the program should stop here
+    /// (<c>--help</c>: 0; a bad option value: 1, one line naming the option). From then on an exception the program
+    /// does not catch ends it as <see cref="Run"/> would: one line on stderr, exit code 1 for input errors, else 2,
+    /// no stack trace (unless <c>MLNETEXT_STACKTRACE=1</c>).
+    /// </summary>
+    public static ParseResult? Parse(RootCommand root, string[] args, out int exitCode, string? name = null)
+    {
+        name ??= root.Name;
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            foreach (var e in result.Errors) Console.Error.WriteLine($"{name}: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"Run '{name} --help' for usage.");
+            exitCode = UsageError;
+            return null;
+        }
+        if (result.Action != null) // --help (or another built-in action): the root itself has none
+        {
+            exitCode = result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return null;
+        }
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            var inner = e.ExceptionObject as Exception ?? new Exception(e.ExceptionObject?.ToString());
+            if (inner is AggregateException { InnerExceptions.Count: 1 } a) inner = a.InnerExceptions[0];
+            Console.Out.Flush();
+            Console.Error.WriteLine($"{name}: {inner.Message}");
+            if (inner is UsageException) Console.Error.WriteLine($"Run '{name} --help' for usage.");
+            if (Environment.GetEnvironmentVariable("MLNETEXT_STACKTRACE") == "1") Console.Error.WriteLine(inner);
+            Console.Error.Flush();
+            Environment.Exit(IsInputError(inner) ? UsageError : Failure); // before the runtime prints the stack trace
+        };
+        exitCode = 0;
+        return result;
+    }
+
+    /// <summary>Makes <paramref name="option"/> reject a path that names no existing file (exit code 1 at parse time).</summary>
+    public static Option<string?> ExistingFile(this Option<string?> option)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && r.GetValueOrDefault<string?>() is string path && !File.Exists(path))
+                r.AddError($"{option.Name}: no file '{path}'.");
+        });
+        return option;
+    }
+
+    /// <summary>A comma-separated list option ("1,2,3") with a default that the help shows.</summary>
+    public static Option<T[]> DefaultedList<T>(string name, string description, params T[] defaultValue) where T : IParsable<T> =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseList<T>(r, name) ?? defaultValue };
+
+    /// <summary>A comma-separated list option ("1,2,3"); null when not given.</summary>
+    public static Option<T[]?> ListOption<T>(string name, string description) where T : IParsable<T> =>
+        new(name) { Description = description, CustomParser = r => ParseList<T>(r, name) };
+
+    private static T[]? ParseList<T>(System.CommandLine.Parsing.ArgumentResult r, string name) where T : IParsable<T>
+    {
+        if (r.Tokens.Count == 0) return null;
+        var values = new List<T>();
+        foreach (var v in r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            if (T.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var x)) values.Add(x);
+            else r.AddError($"Cannot parse '{v}' for option '{name}': expected a comma-separated list of {typeof(T).Name}.");
+        }
+        return values.ToArray();
+    }
+
+    /// <summary>A parser message on one line (the list of allowed values comes on several).</summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(new[] { '\r', '\n', '\t' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Exceptions that mean the user gave something wrong (exit code 1).</summary>
     public static bool IsInputError(Exception e) =>
