@@ -14,21 +14,15 @@ public static class PairIo
         return Npy.Read(path).ToTensor();
     }
 
-    /// <summary>Runs a peer script with /usr/bin/python3; returns its stdout, throws with its stderr on failure.</summary>
+    /// <summary>Runs a peer script (the `-- pairs` runner's python3 child, one thread); returns its stdout, throws with
+    /// its stderr on failure.</summary>
     public static string RunPeer(string script, string[] arguments)
     {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "python", script));
-        foreach (var s in arguments) psi.ArgumentList.Add(s);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{script} failed: {err.Result.Trim()}");
-        return stdout;
+        var r = PairsCommand.RunChild(PairsCommand.PeerProcess(script, arguments));
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{script} failed: {r.Stderr.Trim()}");
+        return r.Stdout;
     }
 
     /// <summary>The <c>items_per_s=</c> value a peer printed.</summary>
-    public static double ItemsPerSecond(string stdout) =>
-        double.Parse(stdout.Split('\n').Last(l => l.StartsWith("items_per_s="))["items_per_s=".Length..].Trim(), CultureInfo.InvariantCulture);
+    public static double ItemsPerSecond(string stdout) => PairsCommand.ParseItems(new PairsCommand.ChildResult(0, stdout, ""), "peer");
 }

@@ -25,6 +25,26 @@ internal static class PairTiming
     }
 
     /// <summary>
+    /// A 10-class image classifier's items/s: "infer" = eval forward under inference mode; "train" = train-mode forward,
+    /// cross-entropy on fixed random labels and backward (what the peers time as a train step).
+    /// </summary>
+    public static double Classifier(torch.nn.Module<Tensor, Tensor> net, Tensor x, int batch, string mode, int reps)
+    {
+        if (mode == "infer")
+        {
+            net.eval();
+            return ItemsPerSecond(batch, reps, () => { using var m = torch.inference_mode(); net.call(x); });
+        }
+        net.train();
+        using var y = torch.randint(0, 10, batch);
+        return ItemsPerSecond(batch, reps, () =>
+        {
+            net.zero_grad();
+            torch.nn.functional.cross_entropy(net.call(x), y).backward();
+        });
+    }
+
+    /// <summary>
     /// Runs the peer once with <c>--reps 0 --save-out</c> (the eval output on the prepared input, oneDNN off) and returns
     /// max |ours − peer|; null (with a note on stderr) when the peer fails.
     /// </summary>

@@ -194,7 +194,7 @@ internal static class PairsCommand
         return new ChildResult(p.ExitCode, stdout, err.Result);
     }
 
-    private static double ParseItems(ChildResult r, string what)
+    internal static double ParseItems(ChildResult r, string what)
     {
         var line = r.Stdout.Split('\n').LastOrDefault(l => l.StartsWith("items_per_s=", StringComparison.Ordinal));
         if (r.ExitCode != 0 || line == null)

@@ -37,21 +37,7 @@ internal sealed class TinyViMPair(string id, string variant, int size, int batch
     public override double MeasureOurs(string workDir, string mode, int reps)
     {
         var (net, x) = Load(workDir);
-        using (net) using (x)
-        {
-            if (mode == "infer")
-            {
-                net.eval();
-                return PairTiming.ItemsPerSecond(batch, reps, () => { using var m = torch.inference_mode(); net.call(x); });
-            }
-            net.train();
-            using var y = torch.randint(0, 10, batch);
-            return PairTiming.ItemsPerSecond(batch, reps, () =>
-            {
-                net.zero_grad();
-                nn.functional.cross_entropy(net.call(x), y).backward();
-            });
-        }
+        using (net) using (x) return PairTiming.Classifier(net, x, batch, mode, reps);
     }
 
     public override (string Script, string[] Arguments) Peer(string workDir, string mode, bool oneDnn, int reps) =>

@@ -24,26 +24,16 @@ public sealed class RootedAdam : Adam
         if (o.amsgrad == true || o.maximize == true)
             throw new NotSupportedException("RootedAdam implements Adam without amsgrad/maximize (the suite uses neither).");
         using var decay = wd.ToScalar();
-        using var b1 = beta1.ToScalar();
-        using var b2 = beta2.ToScalar();
-        using var oneMinusB1 = (1 - beta1).ToScalar();
-        using var oneMinusB2 = (1 - beta2).ToScalar();
-        using var epsS = eps.ToScalar();
+        using var update = new RootedAdamUpdate(beta1, beta2, eps, lr);
         foreach (var param in group.Parameters)
         {
             var grad = param.grad;
             if (grad is null) continue;
-            using var scope = NewDisposeScope();
             var state = (State)_state[param.Handle];
             state.step += 1;
-            if (wd != 0) grad = grad.add(param, decay);
-            double bc1 = 1 - Math.Pow(beta1, state.step), bc2 = 1 - Math.Pow(beta2, state.step);
-            state.exp_avg.mul_(b1).add_(grad, oneMinusB1);
-            state.exp_avg_sq.mul_(b2).addcmul_(grad, grad, oneMinusB2);
-            using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
-            using var stepSize = (-lr / bc1).ToScalar();
-            var denom = state.exp_avg_sq.sqrt().div_(sqrtBc2).add_(epsS, ScalarOps.One);
-            param.addcdiv_(state.exp_avg, denom, stepSize);
+            if (wd == 0) { update.Apply(param, grad, state.exp_avg, state.exp_avg_sq, state.step); continue; }
+            using var decayed = grad.add(param, decay); // coupled L2: the decay joins the gradient
+            update.Apply(param, decayed, state.exp_avg, state.exp_avg_sq, state.step);
         }
     }, closure);
 }

@@ -33,11 +33,7 @@ public sealed class RootedAdamW : AdamW
         if (o.amsgrad == true || o.maximize == true)
             throw new NotSupportedException("RootedAdamW implements AdamW without amsgrad/maximize (the suite uses neither).");
         using var decay = (1 - lr * wd).ToScalar();
-        using var b1 = beta1.ToScalar();
-        using var b2 = beta2.ToScalar();
-        using var oneMinusB1 = (1 - beta1).ToScalar();
-        using var oneMinusB2 = (1 - beta2).ToScalar();
-        using var epsS = eps.ToScalar();
+        using var update = new RootedAdamUpdate(beta1, beta2, eps, lr);
         foreach (var param in group.Parameters)
         {
             var grad = param.grad;
@@ -45,13 +41,7 @@ public sealed class RootedAdamW : AdamW
             var state = (State)_state[param.Handle];
             state.step += 1;
             param.mul_(decay);
-            double bc1 = 1 - Math.Pow(beta1, state.step), bc2 = 1 - Math.Pow(beta2, state.step);
-            state.exp_avg.mul_(b1).add_(grad, oneMinusB1);
-            state.exp_avg_sq.mul_(b2).addcmul_(grad, grad, oneMinusB2);
-            using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
-            using var stepSize = (-lr / bc1).ToScalar();
-            var denom = state.exp_avg_sq.sqrt().div_(sqrtBc2).add_(epsS, ScalarOps.One);
-            param.addcdiv_(state.exp_avg, denom, stepSize);
+            update.Apply(param, grad, state.exp_avg, state.exp_avg_sq, state.step);
         }
     }, closure);
 }
