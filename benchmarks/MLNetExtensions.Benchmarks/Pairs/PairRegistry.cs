@@ -10,6 +10,7 @@ public static class PairRegistry
         new SqueezeTimeK400Pair(),
         new SqueezeTimeTinyPair(),
         new SlabDeitPair(64),
+        new SlabSwinPair(64),
         new SsaHeadPair(),
     ];
 }

@@ -8,9 +8,11 @@ Modes
   attention : --attention [--dim 192 --heads 3 --tokens 49,196,784,3136 --rounds N]
               batch 1, eval, no_grad: official SLA (PRepBN folded: no norm op) vs LayerNorm + softmax attention;
               prints ``attn N=<n> sla_ms=<lower quartile> ln_softmax_ms=<...>`` per token count.
-  pair      : --mode infer|train --weights W.pt --x X.npy [--onednn on|off] [--reps N] [--save-out Y.npy]
-              SLAB-DeiT (deit_tiny_patch16_224_linear_repbn geometry: 192 wide, 12 blocks, 3 heads, patch 16, PRepBN);
-              prints ``items_per_s=<float>``.
+  pair      : --mode infer|train --weights W.pt --x X.npy [--arch deit|swin-micro --img 28] [--onednn on|off]
+              [--reps N] [--save-out Y.npy]
+              deit: SLAB-DeiT (deit_tiny_patch16_224_linear_repbn geometry: 192 wide, 12 blocks, 3 heads, patch 16, PRepBN);
+              swin-micro: SLAB-Swin (slab_swin code, the suite's slab_swin_micro: patch 2, 32 wide, 2-2 blocks, 2-4 heads,
+              SLA stage then softmax window stage); prints ``items_per_s=<float>``.
 Only torch, numpy, argparse and time are used.
 """
 import argparse
@@ -167,6 +169,150 @@ class SlabDeit(nn.Module):
         return self.head(self.norm(t).mean(1))
 
 
+class WindowAttention(nn.Module):
+    """Swin WindowAttention (the softmax 'S' stages of slab_swin): relative position bias, optional shift mask."""
+
+    def __init__(self, dim, window, num_heads, qkv_bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        self.register_buffer("relative_position_index", (rel[:, :, 0] + window - 1) * (2 * window - 1) + rel[:, :, 1] + window - 1)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(0.0)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(0.0)
+
+    def forward(self, x, mask=None):
+        b, n, c = x.shape
+        h = self.num_heads
+        q, k, v = self.qkv(x).reshape(b, n, 3, h, c // h).permute(2, 0, 3, 1, 4).unbind(0)
+        a = (q * self.scale) @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+        a = a + bias.unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            a = (a.view(b // nw, nw, h, n, n) + mask.unsqueeze(1).unsqueeze(0)).view(-1, h, n, n)
+        a = self.attn_drop(a.softmax(-1))
+        return self.proj_drop(self.proj((a @ v).transpose(1, 2).reshape(b, n, c)))
+
+
+def window_partition(x, w):
+    b, h, wd, c = x.shape
+    return x.view(b, h // w, w, wd // w, w, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, w, w, c)
+
+
+def window_reverse(win, w, h, wd):
+    b = win.shape[0] // (h * wd // w // w)
+    return win.view(b, h // w, wd // w, w, w, -1).permute(0, 1, 3, 2, 4, 5).contiguous().view(b, h, wd, -1)
+
+
+class SwinBlock(nn.Module):
+    """slab_swin.SwinTransformerBlock: SLA over (clamped, so global) windows or shifted-window softmax attention."""
+
+    def __init__(self, dim, res, heads, window, shift, attn_type):
+        super().__init__()
+        if res <= window:
+            window, shift = res, 0
+        self.dim, self.res, self.window, self.shift = dim, res, window, shift
+        self.norm1 = LinearNorm(dim)
+        self.attn = SLA(dim, heads, window * window) if attn_type == "L" else WindowAttention(dim, window, heads)
+        self.norm2 = LinearNorm(dim)
+        self.mlp = Mlp(dim, dim * 4)
+        if shift > 0:
+            img = torch.zeros(1, res, res, 1)
+            bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+            cnt = 0
+            for hs in bounds:
+                for ws in bounds:
+                    img[:, hs, ws, :] = cnt
+                    cnt += 1
+            mw = window_partition(img, window).view(-1, window * window)
+            m = mw.unsqueeze(1) - mw.unsqueeze(2)
+            self.register_buffer("attn_mask", m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0))
+        else:
+            self.attn_mask = None
+
+    def forward(self, x):
+        b, n, c = x.shape
+        t = self.norm1(x).view(b, self.res, self.res, c)
+        if self.shift > 0:
+            t = torch.roll(t, (-self.shift, -self.shift), (1, 2))
+        win = window_partition(t, self.window).view(-1, self.window * self.window, c)
+        o = self.attn(win) if isinstance(self.attn, SLA) else self.attn(win, self.attn_mask)
+        t = window_reverse(o.view(-1, self.window, self.window, c), self.window, self.res, self.res)
+        if self.shift > 0:
+            t = torch.roll(t, (self.shift, self.shift), (1, 2))
+        x = x + t.reshape(b, n, c)
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchMerging(nn.Module):
+    def __init__(self, dim, res):
+        super().__init__()
+        self.dim, self.res = dim, res
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = LinearNorm(4 * dim)
+
+    def forward(self, x):
+        b = x.shape[0]
+        t = x.view(b, self.res, self.res, self.dim)
+        t = torch.cat([t[:, 0::2, 0::2], t[:, 1::2, 0::2], t[:, 0::2, 1::2], t[:, 1::2, 1::2]], -1).view(b, -1, 4 * self.dim)
+        return self.reduction(self.norm(t))
+
+
+class SwinLayer(nn.Module):
+    def __init__(self, dim, res, depth, heads, window, attn_type, downsample):
+        super().__init__()
+        w = window if attn_type == "L" else (7 if window <= 56 else 12)
+        self.blocks = nn.ModuleList([SwinBlock(dim, res, heads, w, 0 if i % 2 == 0 else w // 2, attn_type) for i in range(depth)])
+        self.downsample = PatchMerging(dim, res) if downsample else None
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return self.downsample(x) if self.downsample is not None else x
+
+
+class SwinPatchEmbed(nn.Module):
+    def __init__(self, patch, dim):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, stride=patch)
+        self.norm = LinearNorm(dim)
+
+    def forward(self, x):
+        return self.norm(self.proj(x).flatten(2).transpose(1, 2))
+
+
+class SlabSwin(nn.Module):
+    """slab_swin.SlabSwinTransformer (no ape, patch norm on, PRepBN in every norm slot, mean-pooled head)."""
+
+    def __init__(self, img, patch, dim, depths, heads, attn_type, window=56, classes=10):
+        super().__init__()
+        res = img // patch
+        self.patch_embed = SwinPatchEmbed(patch, dim)
+        self.pos_drop = nn.Dropout(0.0)
+        self.layers = nn.ModuleList([SwinLayer(dim << i, res >> i, depths[i], heads[i], window, attn_type[i], i < len(depths) - 1)
+                                     for i in range(len(depths))])
+        self.norm = LinearNorm(dim << (len(depths) - 1))
+        self.head = nn.Linear(dim << (len(depths) - 1), classes)
+
+    def forward(self, x):
+        t = self.pos_drop(self.patch_embed(x))
+        for layer in self.layers:
+            t = layer(t)
+        return self.head(self.norm(t).mean(1))
+
+
+def build_model(args):
+    if args.arch == "deit":
+        return SlabDeit()
+    # slab_swin_micro (the suite's CPU-sized variant): patch 2, 32 wide, depths 2-2, heads 2-4, "LS"
+    return SlabSwin(img=args.img, patch=2, dim=32, depths=[2, 2], heads=[2, 4], attn_type="LS", classes=10)
+
+
 def lower_quartile(times):
     times = sorted(times)
     return times[len(times) // 4]
@@ -195,7 +341,7 @@ def run_attention(args):
 
 
 def run_pair(args):
-    model = SlabDeit()
+    model = build_model(args)
     sd = torch.load(args.weights)
     model.load_state_dict(sd, strict=True)
     x = torch.from_numpy(np.load(args.x).astype(np.float32))
@@ -231,6 +377,8 @@ def run_pair(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--attention", action="store_true")
+    p.add_argument("--arch", choices=["deit", "swin-micro"], default="deit")
+    p.add_argument("--img", type=int, default=28)
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--heads", type=int, default=3)
     p.add_argument("--tokens", default="49,196,784,3136")
