@@ -3,6 +3,8 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetExtensions.Estimators.Fustal;
+using MLNetExtensions.Estimators.SqueezeTime;
+using MLNetExtensions.Transforms.Video;
 using MLNetExtensions.Evaluators.TemporalLocalization;
 using MLNetExtensions.Transforms.Datasets;
 using MLNetExtensions.Transforms.Fustal;
