@@ -1,6 +1,10 @@
 // FuSTAL on the note's synthetic untrimmed features (fustal.md §9): teacher → pseudo-label selection → student with EMA
 // distillation, with the ablations of issue 16. One process per seed (`run <seed>`) writes out/seed<N>.json; `report`
 // aggregates them into out/results.md (mean ± s.d.). Model selection (γ) uses the validation split only.
+// `video <seed>` runs the same on untrimmed mp4 videos of real Fashion-MNIST items (UntrimmedMotionVideos: background
+// stretches and direction-of-motion actions at known intervals), featurised from the files by LoadVideoFrames + a
+// frozen SqueezeTime tiny backbone (FeaturizeSnippets) trained once on moving Fashion-MNIST clips; set
+// FASHION_MNIST_DIR for the full data set.
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML;
@@ -16,8 +20,8 @@ using MLNetExtensions.Transforms.Fustal;
 using TorchSharp;
 using static MLNetExtensions.CommandLine.CommandLineApp;
 
-var modeA = new Argument<string>("mode") { Description = "run: one seed's runs → $FUSTAL_OUT/seed<N>.json; report: aggregate them into results.md.", DefaultValueFactory = _ => "run" }
-    .AcceptOnlyFromAmong("run", "report");
+var modeA = new Argument<string>("mode") { Description = "run: one seed's runs on synthetic features → $FUSTAL_OUT/seed<N>.json; video: the same on mp4 videos of real Fashion-MNIST items; report: aggregate them into results.md.", DefaultValueFactory = _ => "run" }
+    .AcceptOnlyFromAmong("run", "video", "report");
 var seedA = new Argument<int>("seed") { Description = "The seed of a run.", DefaultValueFactory = _ => 1 };
 var root = new RootCommand("FuSTAL on synthetic untrimmed features: teacher, pseudo-label selection, EMA student, ablations. " +
     "Environment: FUSTAL_OUT (output folder, default out), FUSTAL_EPOCH_SCALE (epoch multiplier, default 1). " + ExitCodesHelp) { modeA, seedA };
@@ -32,30 +36,26 @@ torch.set_num_threads(1);
 var clock = System.Diagnostics.Stopwatch.StartNew();
 void Log(string s) => Console.WriteLine($"[seed {seed} {clock.Elapsed:mm\\:ss}] {s}");
 
-var data = new SyntheticUntrimmedOptions(); // note §9: K 5, D 64, T 200–400
 var ml = new MLContext(seed: seed).RegisterMLNetExtensions();
-List<SyntheticVideo> Split(int n, int s, string p) => SyntheticUntrimmedFeatures.Generate(n, videoSeed: 1000 * seed + s, data, prototypeSeed: seed, prefix: p);
-var (trainV, validV, testV) = (Split(300, 1, "train_"), Split(100, 2, "val_"), Split(100, 3, "test_"));
-IDataView View(List<SyntheticVideo> v) => ml.Data.Cache(SyntheticUntrimmedDataView.Load(ml, v, data.NumClasses));
-var (train, valid, test) = (View(trainV), View(validV), View(testV));
+var src = mode == "video" ? MotionVideoSource.Build(ml, outDir, scale, Log) : SyntheticSource.Build(ml, seed);
+var (train, valid, test) = (src.Train, src.Valid, src.Test);
 var results = new Dictionary<string, object>();
 
 FustalTeacherTransformer Teacher(double crossVideo)
 {
-    var o = new FustalTeacher.Options
-    {
-        FeatureSize = data.FeatureDim, SampledLength = 256, EmbedDim = 128, MaxSnippets = 400, BatchSize = 16,
-        MaxEpochs = Math.Max(1, (int)(20 * scale)), LearningRate = 1e-3, CrossVideoWeight = crossVideo, Seed = seed, LogEveryNSteps = 0,
-    };
+    var o = TeacherOptions(crossVideo);
     var t0 = clock.Elapsed;
     var model = ml.TemporalLocalization().Trainers.FustalTeacher(o).Fit(train);
-    long steps = o.MaxEpochs * ((300 + o.BatchSize - 1) / o.BatchSize);
+    long steps = o.MaxEpochs * ((src.TrainCount + o.BatchSize - 1) / o.BatchSize);
     results[$"bench.teacher_train_snippets_per_s.cv{crossVideo}"] = steps * o.BatchSize * o.SampledLength / (clock.Elapsed - t0).TotalSeconds;
     return model;
 }
 
-Dictionary<string, IReadOnlyList<ActionInstance>> Truth(List<SyntheticVideo> v) => v.ToDictionary(x => x.Id,
-    x => (IReadOnlyList<ActionInstance>)x.InstancesInSeconds(SyntheticUntrimmedDataView.SecondsPerSnippet).Select(i => new ActionInstance(i.ClassIndex, i.Start, i.End)).ToList());
+FustalTeacher.Options TeacherOptions(double crossVideo) => new()
+{
+    FeatureSize = src.FeatureDim, SampledLength = src.SampledLength, RHard = src.RHard, EmbedDim = 128, MaxSnippets = src.MaxSnippets, BatchSize = 16,
+    MaxEpochs = Math.Max(1, (int)(20 * scale)), LearningRate = 1e-3, CrossVideoWeight = crossVideo, Seed = seed, LogEveryNSteps = 0, Proposals = src.Proposals(),
+};
 // One pass with copies (ProposalColumns): GetColumn<VBuffer<T>>().ToList() shares one buffer across rows.
 Dictionary<string, IReadOnlyList<TemporalProposal>> Segments(IDataView scored, string prefix) => ProposalColumns.Read(scored, prefix);
 double[] Maps(TemporalDetectionMetrics m) => m.Thresholds.Select(m.MeanAveragePrecisionAt).Append(m.AverageMeanAveragePrecision).ToArray();
@@ -67,18 +67,15 @@ foreach (var (name, t) in teachers)
     var t0 = clock.Elapsed;
     var scoredTest = t.Transform(test);
     var m = ml.TemporalLocalization().Evaluate(scoredTest);
-    results[$"bench.teacher_infer_snippets_per_s.{name}"] = testV.Sum(v => v.Length) / (clock.Elapsed - t0).TotalSeconds;
+    results[$"bench.teacher_infer_snippets_per_s.{name}"] = src.TestSnippets / (clock.Elapsed - t0).TotalSeconds;
     results[$"map.teacher.{name}"] = Maps(m);
     var scores = scoredTest.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
-    results[$"video_accuracy.teacher.{name}"] = testV.Select((v, i) => Enumerable.Range(0, data.NumClasses).All(k => (scores[i][k] >= 0.2f) == (v.Labels[k] > 0)) ? 1.0 : 0.0).Average();
+    results[$"video_accuracy.teacher.{name}"] = src.TestLabels.Select((labels, i) => Enumerable.Range(0, src.NumClasses).All(k => (scores[i][k] >= 0.2f) == labels.Contains(k)) ? 1.0 : 0.0).Average();
     Log($"teacher {name}: {m}");
 }
-// Label-shuffle control.
-using (var shuffled = ml.TemporalLocalization().Trainers.FustalTeacher(new FustalTeacher.Options
-{
-    FeatureSize = data.FeatureDim, SampledLength = 256, EmbedDim = 128, MaxSnippets = 400, BatchSize = 16, MaxEpochs = Math.Max(1, (int)(20 * scale)),
-    LearningRate = 1e-3, Seed = seed, LogEveryNSteps = 0,
-}).Fit(ml.Data.Cache(SyntheticUntrimmedDataView.Load(ml, trainV, data.NumClasses, shuffleLabels: seed))))
+// Label-shuffle control (synthetic features only).
+if (src.TrainShuffled is { } shuffledTrain)
+using (var shuffled = ml.TemporalLocalization().Trainers.FustalTeacher(TeacherOptions(0.2)).Fit(shuffledTrain))
 {
     var m = ml.TemporalLocalization().Evaluate(shuffled.Transform(test));
     results["map.teacher.shuffled"] = Maps(m);
@@ -92,7 +89,7 @@ var space = sweeps.SearchSpace<GammaTrial>().Values(o => o.Gamma, new[] { 0.0, 0
 var sweep = sweeps.Create(() => new GammaTrial(), space, sweeps.GridSearch(), (o, trial, ct) =>
 {
     var sel = ml.TemporalLocalization().Transforms.SelectPseudoLabels(o.Gamma, 0.4).Fit(validProposals).Transform(validProposals);
-    var q = PseudoLabelQuality.Measure(Truth(validV), Segments(sel, "Pseudo"));
+    var q = PseudoLabelQuality.Measure(src.ValidTruth, Segments(sel, "Pseudo"));
     results[$"gamma_sweep.valid.{o.Gamma}"] = new[] { q.Precision, q.Recall, q.MeanBestIoU, q.SegmentsPerVideo };
     return q.Precision + q.Recall == 0 ? 0 : 2 * q.Precision * q.Recall / (q.Precision + q.Recall);
 });
@@ -103,7 +100,7 @@ results["gamma_selected"] = gammaBest;
 Log($"γ sweep (validation F1): best γ = {gammaBest}\n{sweepResult.ToMarkdownTable()}");
 
 // ---- pseudo labels on the training split: quality per selection variant ------------------------------------------
-var trainTruth = Truth(trainV);
+var trainTruth = src.TrainTruth;
 var variants = new Dictionary<string, (string Teacher, double Gamma, double Eta)>
 {
     ["full"] = ("cv", gammaBest, 0.4), ["nocv"] = ("nocv", gammaBest, 0.4), ["confidence_only"] = ("cv", 0, 0.4),
@@ -124,7 +121,7 @@ pseudo["oracle"] = ml.Data.Cache(ml.Transforms.CopyColumns("PseudoStart", "Groun
     .Append(ml.Transforms.CopyColumns("PseudoLabel", "GroundTruthLabel")).Fit(train).Transform(train));
 
 // ---- students ----------------------------------------------------------------------------------------------------
-var grid = new StudentGridSpec(Fps: 25, Stride: 16, Window: 16);
+var grid = src.Grid;
 var students = new (string Name, string Targets, bool Ema)[]
 {
     ("full", "full", true), ("no_cross_video", "nocv", true), ("confidence_only", "confidence_only", true), ("no_filter", "no_filter", true),
@@ -136,27 +133,26 @@ foreach (var (name, targets, ema) in students)
     int epochs = Math.Max(2, (int)(15 * scale));
     var o = new FustalStudent.Options
     {
-        FeatureSize = data.FeatureDim, MaxSnippets = 400, MaxSegments = 512, BatchSize = 8, MaxEpochs = epochs, EmaSwitchEpoch = (int)(0.6 * epochs),
+        FeatureSize = src.FeatureDim, MaxSnippets = src.MaxSnippets, MaxSegments = 512, BatchSize = 8, MaxEpochs = epochs, EmaSwitchEpoch = (int)(0.6 * epochs),
         EmaDistillation = ema, EmaDecay = 0.99, LearningRate = 1e-3, Seed = seed, LogEveryNSteps = 0, Grid = grid,
         Network = new TriDetConfig(EmbedDim: 64, MlpDim: 96, NumLevels: 4, StemBlocks: 1, NumBins: 8, HeadDim: 64, HeadLayers: 1),
     };
     var t0 = clock.Elapsed;
     var model = ml.TemporalLocalization().Trainers.FustalStudent(o).Fit(pseudo[targets]);
-    long steps = epochs * ((300 + o.BatchSize - 1) / o.BatchSize);
-    results[$"bench.student_train_snippets_per_s.{name}"] = trainV.Sum(v => v.Length) * (double)epochs / (clock.Elapsed - t0).TotalSeconds;
+    results[$"bench.student_train_snippets_per_s.{name}"] = src.TrainSnippets * (double)epochs / (clock.Elapsed - t0).TotalSeconds;
     t0 = clock.Elapsed;
     var scored = ml.Data.Cache(model.Transform(test));
     var m = ml.TemporalLocalization().Evaluate(scored);
-    results[$"bench.student_infer_snippets_per_s.{name}"] = testV.Sum(v => v.Length) / (clock.Elapsed - t0).TotalSeconds;
+    results[$"bench.student_infer_snippets_per_s.{name}"] = src.TestSnippets / (clock.Elapsed - t0).TotalSeconds;
     results[$"map.student.{name}"] = Maps(m);
     // Fragmentation: predicted segments (score ≥ 0.1) of an instance's class overlapping it, per covered GT instance.
-    var q = PseudoLabelQuality.Measure(Truth(testV), Segments(scored, "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
+    var q = PseudoLabelQuality.Measure(src.TestTruth, Segments(scored, "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
     results[$"fragmentation.student.{name}"] = q.SegmentsPerInstance;
     Log($"student {name}: {m}  segments/instance {q.SegmentsPerInstance:0.00}");
     if (name == "full") fullStudent = model; else model.Dispose();
 }
 {
-    var q = PseudoLabelQuality.Measure(Truth(testV), Segments(teachers["cv"].Transform(test), "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
+    var q = PseudoLabelQuality.Measure(src.TestTruth, Segments(teachers["cv"].Transform(test), "Segment").ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TemporalProposal>)kv.Value.Where(s => s.Score >= 0.1).ToList()));
     results["fragmentation.teacher.cv"] = q.SegmentsPerInstance;
 }
 
@@ -169,29 +165,28 @@ if (seed == 1 && fullStudent != null)
     var tp = Segments(teacherTest, "Segment");
     var pp = Segments(ml.TemporalLocalization().Transforms.SelectPseudoLabels(gammaBest, 0.4).Fit(teacherTest).Transform(teacherTest), "Pseudo");
     var sp = Segments(fullStudent.Transform(test), "Segment");
-    var truth = Truth(testV);
-    foreach (var v in testV.Take(12))
+    var truth = src.TestTruth;
+    foreach (var (id, dur) in src.TestDurations.Take(12))
     {
-        double dur = v.Length * SyntheticUntrimmedDataView.SecondsPerSnippet;
-        var chart = new PngChart { Title = $"{v.Id}: 3 ground truth, 2 teacher (score ≥ 0.3), 1 pseudo labels, 0 student (score ≥ 0.3)", XLabel = "seconds", YLabel = "track" };
+        var chart = new PngChart { Title = $"{id}: 3 ground truth, 2 teacher (score ≥ 0.3), 1 pseudo labels, 0 student (score ≥ 0.3)", XLabel = "seconds", YLabel = "track" };
         var tracks = new (double Y, IEnumerable<(int Cls, double S, double E)> Segs)[]
         {
-            (3, truth[v.Id].Select(g => (g.ClassIndex, g.Start, g.End))),
-            (2, tp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
-            (1, pp[v.Id].Select(p => (p.ClassIndex, p.Start, p.End))),
-            (0, sp[v.Id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
+            (3, truth[id].Select(g => (g.ClassIndex, g.Start, g.End))),
+            (2, tp[id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
+            (1, pp[id].Select(p => (p.ClassIndex, p.Start, p.End))),
+            (0, sp[id].Where(p => p.Score >= 0.3).Select(p => (p.ClassIndex, p.Start, p.End))),
         };
         // One scatter series per class (series order = palette order, so a class has the same colour in every file):
         // a segment is a row of dots at its track's height, overlapping segments of a track stacked slightly.
         var segs = tracks.SelectMany(t => t.Segs.Select((x, i) => (t.Y, x.Cls, x.S, x.E, i))).ToList();
-        for (int c = 0; c < data.NumClasses; c++)
+        for (int c = 0; c < src.NumClasses; c++)
         {
             var pts = segs.Where(x => x.Cls == c).SelectMany(x => Enumerable.Range(0, 1 + (int)((x.E - x.S) / (dur / 250)))
                 .Select(k => (X: x.S + k * dur / 250, Y: x.Y + 0.06 * (x.i % 4)))).ToList();
-            chart.AddScatter($"class c{c}", pts.Select(q => q.X).DefaultIfEmpty(0), pts.Select(q => q.Y).DefaultIfEmpty(-0.3));
+            chart.AddScatter($"class {src.ClassNames[c]}", pts.Select(q => q.X).DefaultIfEmpty(0), pts.Select(q => q.Y).DefaultIfEmpty(-0.3));
         }
         chart.AddLine("video extent", new[] { 0.0, dur }, new[] { -0.3, -0.3 });
-        chart.Save(Path.Combine(tl, v.Id + ".png"), 1000, 380);
+        chart.Save(Path.Combine(tl, id + ".png"), 1000, 380);
     }
 }
 fullStudent?.Dispose();

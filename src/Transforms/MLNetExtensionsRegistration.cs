@@ -29,6 +29,7 @@ public static class MLNetExtensionsRegistration
         Transforms.Fustal.FustalTeacherTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.PseudoLabelSelectionTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.SnippetFeatureFilesTransformer.RegisterLoader(mlContext.ComponentCatalog);
+        Transforms.Fustal.SnippetFeaturizerTransformer.RegisterLoader(mlContext.ComponentCatalog);
         Transforms.Fustal.FustalStudentTransformer.RegisterLoader(mlContext.ComponentCatalog);
         return mlContext;
     }

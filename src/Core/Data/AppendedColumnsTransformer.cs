@@ -71,6 +71,38 @@ public abstract class AppendedColumnsTransformer : ITransformer
         public abstract ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output);
     }
 
+    /// <summary>
+    /// The getters of a transform that appends one Vector&lt;Single&gt; column computed from one input column of type
+    /// <typeparamref name="TIn"/>: computed once per row position (several getter calls on one row, e.g. a cache and a
+    /// trainer, compute once) and handed out as copies. <c>compute</c> gets the input value and the row position.
+    /// </summary>
+    protected sealed class CachedVectorGetters<TIn> : RowGetters
+    {
+        private readonly ValueGetter<VBuffer<float>> _get;
+
+        /// <summary>Getters over <paramref name="row"/> reading <paramref name="inputColumn"/>.</summary>
+        public CachedVectorGetters(DataViewRow row, string inputColumn, Func<TIn, long, float[]> compute)
+        {
+            var getter = row.GetGetter<TIn>(row.Schema[inputColumn]);
+            TIn value = default!;
+            float[] cached = Array.Empty<float>();
+            long position = -1;
+            _get = (ref VBuffer<float> dst) =>
+            {
+                if (position != row.Position || position < 0)
+                {
+                    getter(ref value);
+                    cached = compute(value, row.Position);
+                    position = row.Position;
+                }
+                CopyTo<float>(cached, ref dst);
+            };
+        }
+
+        /// <inheritdoc/>
+        public override ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output) => Typed<TValue, VBuffer<float>>(_get, column);
+    }
+
     /// <summary>Casts <paramref name="getter"/> to the requested value type; errors name the column and both types.</summary>
     protected static ValueGetter<TValue> Typed<TValue, TActual>(ValueGetter<TActual> getter, DataViewSchema.Column column)
     {

@@ -1,4 +1,5 @@
 using MLNetExtensions.Core.Data;
+using MLNetExtensions.Core.Inference;
 using MLNetExtensions.Evaluators.TemporalLocalization;
 using MLNetExtensions.Transforms.Fustal;
 
@@ -66,6 +67,29 @@ public static class FustalCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new SnippetFeatureFilesEstimator(catalog.Context, new SnippetFeatureFilesColumn(outputColumnName, inputColumnName, featureSize, folder));
+    }
+
+    /// <summary>
+    /// Snippet features from video frames: cuts the frames column (a Vector&lt;Single&gt; of N×3×H×W values, from
+    /// <c>mlContext.Transforms.LoadVideoFrames(..., frames: 0, H, W)</c>) into snippets of the backbone's clip length and
+    /// maps each to the frozen SqueezeTime backbone's spatially pooled feature vector (F values) → Vector&lt;Single&gt; of T'·F.
+    /// </summary>
+    /// <param name="catalog">The temporal localisation transforms catalog.</param>
+    /// <param name="backbone">A trained SqueezeTime video classifier (<c>MulticlassClassification.Trainers.SqueezeTime</c>); its weights are copied, its head is not used.</param>
+    /// <param name="outputColumnName">Feature-sequence column added.</param>
+    /// <param name="inputColumnName">Frames column.</param>
+    /// <param name="snippetStride">Frames between snippet starts; null = the backbone's clip length (non-overlapping).</param>
+    public static SnippetFeaturizerEstimator FeaturizeSnippets(this TemporalLocalizationCatalog.TemporalLocalizationTransforms catalog,
+        TorchImageClassificationTransformer backbone, string outputColumnName = ColumnNames.Features, string inputColumnName = "Frames", int? snippetStride = null) =>
+        catalog.FeaturizeSnippets(backbone, new SnippetFeaturizerOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, SnippetStride = snippetStride });
+
+    /// <summary>Snippet features from video frames with full options (see the simple overload).</summary>
+    public static SnippetFeaturizerEstimator FeaturizeSnippets(this TemporalLocalizationCatalog.TemporalLocalizationTransforms catalog,
+        TorchImageClassificationTransformer backbone, SnippetFeaturizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(backbone);
+        return new SnippetFeaturizerEstimator(catalog.Context, options, backbone.Network);
     }
 
     /// <summary>Creates a <see cref="T:MLNetExtensions.Estimators.Fustal.FustalStudent"/> from full options.</summary>

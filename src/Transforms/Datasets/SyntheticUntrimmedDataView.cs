@@ -47,13 +47,20 @@ public static class SyntheticUntrimmedDataView
                 GroundTruthLabel = inst.Select(x => (uint)x.ClassIndex + 1).ToArray(),
             };
         }).ToList();
-        var def = SchemaDefinition.Create(typeof(Row));
-        var names = new VBuffer<ReadOnlyMemory<char>>(classes, ClassNames(classes).Select(n => n.AsMemory()).ToArray());
-        foreach (var c in new[] { "Label", "GroundTruthLabel" })
+        return ml.Data.LoadFromEnumerable(rows, KeyedDefinition(typeof(Row), ClassNames(classes), "Label", "GroundTruthLabel"));
+    }
+
+    /// <summary>The schema of <paramref name="rowType"/> with <paramref name="keyColumns"/> (uint[] properties) as Vector&lt;Key&gt; over <paramref name="classNames"/>.</summary>
+    internal static SchemaDefinition KeyedDefinition(Type rowType, string[] classNames, params string[] keyColumns)
+    {
+        var def = SchemaDefinition.Create(rowType);
+        int classes = classNames.Length;
+        var names = new VBuffer<ReadOnlyMemory<char>>(classes, classNames.Select(n => n.AsMemory()).ToArray());
+        foreach (var c in keyColumns)
         {
             def[c].ColumnType = new VectorDataViewType(new KeyDataViewType(typeof(uint), classes));
             def[c].AddAnnotation("KeyValues", names, new VectorDataViewType(TextDataViewType.Instance, classes));
         }
-        return ml.Data.LoadFromEnumerable(rows, def);
+        return def;
     }
 }

@@ -96,33 +96,8 @@ public sealed class SnippetFeatureFilesTransformer : AppendedColumnsTransformer
     }
 
     /// <inheritdoc/>
-    protected override RowGetters MakeGetters(DataViewRow input) => new FileGetters(this, input);
-
-    /// <summary>Reads a row's file once per row position and hands out copies.</summary>
-    private sealed class FileGetters : RowGetters
-    {
-        private readonly ValueGetter<VBuffer<float>> _get;
-
-        public FileGetters(SnippetFeatureFilesTransformer p, DataViewRow row)
-        {
-            var pathGetter = row.GetGetter<ReadOnlyMemory<char>>(row.Schema[p.Column.InputColumnName]);
-            ReadOnlyMemory<char> path = default;
-            float[] cached = Array.Empty<float>();
-            long position = -1;
-            _get = (ref VBuffer<float> dst) =>
-            {
-                if (position != row.Position || position < 0)
-                {
-                    pathGetter(ref path);
-                    cached = p.Read(path.ToString(), row.Position);
-                    position = row.Position;
-                }
-                CopyTo<float>(cached, ref dst);
-            };
-        }
-
-        public override ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int output) => Typed<TValue, VBuffer<float>>(_get, column);
-    }
+    protected override RowGetters MakeGetters(DataViewRow input) =>
+        new CachedVectorGetters<ReadOnlyMemory<char>>(input, Column.InputColumnName, (path, row) => Read(path.ToString(), row));
 
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx) =>

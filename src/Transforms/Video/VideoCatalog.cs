@@ -16,7 +16,8 @@ public static class VideoCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">Clip column to add.</param>
     /// <param name="inputColumnName">Text column of video paths; null = <paramref name="outputColumnName"/>.</param>
-    /// <param name="frames">Frames T per clip (the model's T).</param>
+    /// <param name="frames">Frames T per clip (the model's T); 0 = every frame of the video, as a variable-length
+    /// <c>Vector&lt;Single&gt;</c> of N·3·H·W values (untrimmed videos for a snippet featuriser).</param>
     /// <param name="height">Frame height H.</param>
     /// <param name="width">Frame width W.</param>
     /// <param name="videoFolder">Folder that relative paths resolve against; null = the current directory.</param>

@@ -46,7 +46,8 @@ public sealed class VideoFramesEstimator : IEstimator<VideoFramesTransformer>
         if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType is not TextDataViewType)
             throw SchemaError.WrongType(Column.InputColumnName, "a text column (String) of video file paths", $"{col.Kind} {col.ItemType}");
         var cols = inputSchema.Where(c => c.Name != Column.OutputColumnName).ToList();
-        cols.Add(MLNetInternals.MakeColumn(Column.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false));
+        cols.Add(MLNetInternals.MakeColumn(Column.OutputColumnName,
+            Column.Frames == 0 ? SchemaShape.Column.VectorKind.VariableVector : SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false));
         return new SchemaShape(cols);
     }
 }

@@ -8,9 +8,10 @@ using MLNetExtensions.Core.Interop;
 namespace MLNetExtensions.Transforms.Video;
 
 /// <summary>What a <see cref="VideoFramesTransformer"/> does: columns, clip geometry and where relative paths resolve.</summary>
-/// <param name="OutputColumnName">Clip column added: <c>Vector&lt;Single, T, 3, H, W&gt;</c>, RGB in [0, 1], frame-major.</param>
+/// <param name="OutputColumnName">Clip column added: <c>Vector&lt;Single, T, 3, H, W&gt;</c>, RGB in [0, 1], frame-major
+/// (with <paramref name="Frames"/> = 0 a variable-length <c>Vector&lt;Single&gt;</c> of N·3·H·W values, N the video's frames).</param>
 /// <param name="InputColumnName">Text column of video file paths.</param>
-/// <param name="Frames">Frames T sampled uniformly over each video.</param>
+/// <param name="Frames">Frames T sampled uniformly over each video; 0 = every frame (untrimmed videos, e.g. for a snippet featuriser).</param>
 /// <param name="Height">Frame height H after resizing.</param>
 /// <param name="Width">Frame width W after resizing.</param>
 /// <param name="VideoFolder">Folder that relative paths are resolved against; null = the current directory.</param>
@@ -23,7 +24,7 @@ public sealed record VideoFramesColumn(string OutputColumnName, string InputColu
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(OutputColumnName, nameof(OutputColumnName));
         ArgumentException.ThrowIfNullOrWhiteSpace(InputColumnName, nameof(InputColumnName));
-        ArgumentOutOfRangeException.ThrowIfLessThan(Frames, 1, nameof(Frames));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Frames, 0, nameof(Frames));
         ArgumentOutOfRangeException.ThrowIfLessThan(Height, 1, nameof(Height));
         ArgumentOutOfRangeException.ThrowIfLessThan(Width, 1, nameof(Width));
         ArgumentOutOfRangeException.ThrowIfLessThan(ParallelDecodes, 1, nameof(ParallelDecodes));
@@ -31,9 +32,9 @@ public sealed record VideoFramesColumn(string OutputColumnName, string InputColu
             throw new ArgumentOutOfRangeException(nameof(Frames), $"A clip of {Frames}×3×{Height}×{Width} values is too large for one vector.");
     }
 
-    /// <summary>The output column's type: <c>Vector&lt;Single, T, 3, H, W&gt;</c>.</summary>
+    /// <summary>The output column's type: <c>Vector&lt;Single, T, 3, H, W&gt;</c>, or a variable-length <c>Vector&lt;Single&gt;</c> when <see cref="Frames"/> = 0.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public VectorDataViewType OutputType => new(NumberDataViewType.Single, Frames, 3, Height, Width);
+    public VectorDataViewType OutputType => Frames == 0 ? new(NumberDataViewType.Single) : new(NumberDataViewType.Single, Frames, 3, Height, Width);
 }
 
 /// <summary>

@@ -226,6 +226,6 @@ public sealed class VideoFramesTransformTests : IDisposable
         Assert.Contains("'Path'", e.Message);
         e = Assert.ThrowsAny<ArgumentException>(() => ml.Transforms.LoadVideoFrames("Video", "Movie", T, H, W).Fit(data));
         Assert.Contains("'Movie'", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LoadVideoFrames("Video", "Path", 0, H, W));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LoadVideoFrames("Video", "Path", -1, H, W)); // 0 = every frame
     }
 }

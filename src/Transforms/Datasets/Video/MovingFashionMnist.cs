@@ -49,15 +49,14 @@ public sealed class MovingFashionMnist : IDataView
     /// <summary>Class names in key order (key 1 = right).</summary>
     public static readonly string[] ClassNames = { "right", "left", "down", "up" };
     /// <summary>Per-class (dx, dy) step direction.</summary>
-    private static readonly (int Dx, int Dy)[] Directions = { (1, 0), (-1, 0), (0, 1), (0, -1) };
+    internal static readonly (int Dx, int Dy)[] Directions = { (1, 0), (-1, 0), (0, 1), (0, -1) };
 
     /// <summary>Name of the clip column: Vector&lt;Single&gt; of T×C×H×W values in [0, 1] (frame-major, as VideoFrameDecoder).</summary>
     public const string VideoColumn = "Video";
     /// <summary>Name of the key-typed label column (values <see cref="ClassNames"/>).</summary>
     public const string LabelColumn = ColumnNames.Label;
 
-    private readonly float[] _items; // N × 28 × 28 in [0,1]
-    private readonly int _itemCount;
+    private readonly FashionMnistSprites _sprites;
 
     /// <summary>Builds the view (reads the Fashion-MNIST split once: the full data set when installed, else the embedded subset).</summary>
     public MovingFashionMnist(MovingFashionMnistOptions options, string? fashionMnistDirectory = null)
@@ -65,15 +64,7 @@ public sealed class MovingFashionMnist : IDataView
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        var src = FashionMnist.Load(new MLContext(seed: 0), options.Split, directory: fashionMnistDirectory);
-        var pixels = new List<float>();
-        using (var cursor = src.GetRowCursor(new[] { src.Schema["Pixels"] }))
-        {
-            var get = cursor.GetGetter<VBuffer<float>>(src.Schema["Pixels"]);
-            VBuffer<float> buf = default;
-            while (cursor.MoveNext()) { get(ref buf); pixels.AddRange(buf.DenseValues()); _itemCount++; }
-        }
-        _items = pixels.ToArray();
+        _sprites = new FashionMnistSprites(options.Split, fashionMnistDirectory);
         var b = new DataViewSchema.Builder();
         b.AddColumn(VideoColumn, new VectorDataViewType(NumberDataViewType.Single, options.Frames, MovingFashionMnistOptions.Channels, options.Height, options.Width));
         var names = new VBuffer<ReadOnlyMemory<char>>(ClassNames.Length, ClassNames.Select(c => c.AsMemory()).ToArray());
@@ -102,11 +93,11 @@ public sealed class MovingFashionMnist : IDataView
         // neighbouring clips are unrelated (not HashCode: it is randomised per process).
         var rng = SplitMix64.ForPair(o.Seed, index);
         int label = rng.Next(ClassNames.Length);
-        int item = rng.Next(_itemCount);
+        int item = rng.Next(_sprites.Count);
         int x0 = rng.Next(o.Width), y0 = rng.Next(o.Height);
         Span<float> tint = stackalloc float[3];
         for (int c = 0; c < 3; c++) tint[c] = 0.4f + 0.6f * (float)rng.NextDouble();
-        var sprite = Downsample(item, o.ItemSize);
+        var sprite = _sprites.Downsample(item, o.ItemSize);
         var (dx, dy) = Directions[label];
         dst.Clear();
         int plane = o.Height * o.Width;
@@ -125,29 +116,7 @@ public sealed class MovingFashionMnist : IDataView
         return label;
     }
 
-    private static int Mod(int a, int m) => ((a % m) + m) % m;
-
-    /// <summary>Area (box) resampling of a 28×28 item to size×size.</summary>
-    private float[] Downsample(int item, int size)
-    {
-        var res = new float[size * size];
-        var src = _items.AsSpan(item * 784, 784);
-        double scale = 28.0 / size;
-        for (int r = 0; r < size; r++)
-        for (int q = 0; q < size; q++)
-        {
-            double y0 = r * scale, y1 = (r + 1) * scale, x0 = q * scale, x1 = (q + 1) * scale;
-            double sum = 0;
-            for (int yy = (int)y0; yy < Math.Min(28, (int)Math.Ceiling(y1)); yy++)
-            {
-                double wy = Math.Min(y1, yy + 1) - Math.Max(y0, yy);
-                for (int xx = (int)x0; xx < Math.Min(28, (int)Math.Ceiling(x1)); xx++)
-                    sum += wy * (Math.Min(x1, xx + 1) - Math.Max(x0, xx)) * src[yy * 28 + xx];
-            }
-            res[r * size + q] = (float)(sum / (scale * scale));
-        }
-        return res;
-    }
+    internal static int Mod(int a, int m) => ((a % m) + m) % m;
 
     /// <inheritdoc/>
     public bool CanShuffle => true;
