@@ -188,7 +188,7 @@ public sealed class VideoFrameDecoderTests : IDisposable
         nan[5] = float.NaN;
         Assert.Throws<ArgumentException>(() => writer.Write(path, nan, 2, 4, 4));
         Assert.Throws<ArgumentException>(() => new VideoClipWriter(codec: VideoClipCodec.Mpeg4).Write(path, new float[3 * 5 * 4], 1, 5, 4));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new VideoFrameDecoder(0, 8, 8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new VideoFrameDecoder(-1, 8, 8)); // 0 = every frame (variable-length clips)
         Assert.Throws<ArgumentOutOfRangeException>(() => FrameSampling.Uniform(3, 4));
     }
 
