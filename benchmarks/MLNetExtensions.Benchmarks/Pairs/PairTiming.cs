@@ -44,6 +44,15 @@ internal static class PairTiming
         });
     }
 
+    /// <summary>Eval output of a classifier on the prepared input, compared with the peer's (see <see cref="MaxDifference"/>).</summary>
+    public static double? ClassifierDifference(torch.nn.Module<Tensor, Tensor> net, Tensor x, string script, IEnumerable<string> peerArgs, string workDir)
+    {
+        net.eval();
+        using var m = torch.inference_mode();
+        using var y = net.call(x);
+        return MaxDifference(script, peerArgs, workDir, y);
+    }
+
     /// <summary>
     /// Runs the peer once with <c>--reps 0 --save-out</c> (the eval output on the prepared input, oneDNN off) and returns
     /// max |ours − peer|; null (with a note on stderr) when the peer fails.

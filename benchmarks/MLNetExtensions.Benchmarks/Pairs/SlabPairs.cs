@@ -50,13 +50,7 @@ internal abstract class SlabPair(int batch, int imageSize) : PeerPair
     public override double? OutputDifference(string workDir)
     {
         var (net, x) = Load(workDir);
-        using (net) using (x)
-        {
-            net.eval();
-            using var m = torch.inference_mode();
-            using var y = net.call(x);
-            return PairTiming.MaxDifference("slab_bench.py", PeerArgs(workDir, "infer"), workDir, y);
-        }
+        using (net) using (x) return PairTiming.ClassifierDifference(net, x, "slab_bench.py", PeerArgs(workDir, "infer"), workDir);
     }
 }
 

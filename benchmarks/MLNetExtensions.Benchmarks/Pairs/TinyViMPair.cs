@@ -48,12 +48,6 @@ internal sealed class TinyViMPair(string id, string variant, int size, int batch
     public override double? OutputDifference(string workDir)
     {
         var (net, x) = Load(workDir);
-        using (net) using (x)
-        {
-            net.eval();
-            using var m = torch.inference_mode();
-            using var y = net.call(x);
-            return PairTiming.MaxDifference("tinyvim_bench.py", ["--mode", "infer", ..CommonArgs(workDir)], workDir, y);
-        }
+        using (net) using (x) return PairTiming.ClassifierDifference(net, x, "tinyvim_bench.py", ["--mode", "infer", ..CommonArgs(workDir)], workDir);
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -286,14 +285,11 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         SafeTensors.Write(ms, Model.state_dict());
         var streams = new List<(string, byte[])> { (WeightsStream, ms.ToArray()) };
         streams.AddRange(ExtraStreams());
-        var hashes = streams.ToDictionary(s => s.Item1, s => Sha256(s.Item2));
+        var hashes = streams.ToDictionary(s => s.Item1, s => Checksums.Sha256Hex(s.Item2));
         var d = Description with { InferenceBatchSize = InferenceBatchSize, StreamSha256 = hashes, Version = 2 };
         MLNetInternals.Save(ctx, PersistenceVersion, GetType(), w => w.Write(d.ToJson()),
             streams.Select(s => (s.Item1, (Action<BinaryWriter>)(w => w.Write(s.Item2)))).ToList());
     }
-
-    /// <summary>Hex SHA-256.</summary>
-    protected static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
     /// <summary>What a loader read: the description, the raw streams and the ML.NET load context.</summary>
     private protected sealed record Loaded(ModelDescription Description, TorchNetwork Network, Device Device, MLNetInternals.LoadContext Context);
@@ -336,7 +332,7 @@ public abstract class TorchTransformerBase : ITransformer, IDisposable
         // Version 2 hashes every stream it writes: a missing hash is a damaged (or hand-edited) description.
         if (!d.StreamSha256.TryGetValue(stream, out var expected))
             throw new InvalidDataException($"The {type.Name} model zip is corrupt: its description lists no SHA-256 for stream '{stream}'.");
-        if (!string.Equals(expected, Sha256(bytes), StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(expected, Checksums.Sha256Hex(bytes), StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"The {type.Name} model zip is corrupt: stream '{stream}' does not match its SHA-256 (expected {expected}).");
         return bytes;
     }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -149,7 +148,6 @@ public sealed class SnippetFeaturizerTransformer : AppendedColumnsTransformer, I
         return ms.ToArray();
     }
 
-    private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
     private static SqueezeTimeVideoNetwork Rebuild(string architecture, int classes, byte[] weights, string source)
     {
@@ -170,7 +168,7 @@ public sealed class SnippetFeaturizerTransformer : AppendedColumnsTransformer, I
     {
         byte[] bytes;
         lock (_gate) { ObjectDisposedException.ThrowIf(_disposed, this); bytes = Weights(_net); }
-        var d = new Description(Options.InputColumnName, Options.OutputColumnName, Stride, Options.BatchSize, _net.Spec.ToJson(), _net.Spec.Config.NumClasses, Sha256(bytes));
+        var d = new Description(Options.InputColumnName, Options.OutputColumnName, Stride, Options.BatchSize, _net.Spec.ToJson(), _net.Spec.Config.NumClasses, Checksums.Sha256Hex(bytes));
         MLNetInternals.Save(ctx, Version, typeof(SnippetFeaturizerTransformer), w => w.Write(JsonSerializer.Serialize(d)),
             new (string, Action<BinaryWriter>)[] { (WeightsStream, w => w.Write(bytes)) });
     }
@@ -181,7 +179,7 @@ public sealed class SnippetFeaturizerTransformer : AppendedColumnsTransformer, I
         var load = MLNetInternals.OpenLoad(ctx, Version, typeof(SnippetFeaturizerTransformer));
         var d = JsonSerializer.Deserialize<Description>(load.Reader.ReadString()) ?? throw new InvalidDataException("The snippet featuriser's description is empty.");
         var bytes = load.ReadStream(WeightsStream, r => { using var ms = new MemoryStream(); r.BaseStream.CopyTo(ms); return ms.ToArray(); });
-        if (!string.Equals(Sha256(bytes), d.WeightsSha256, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(Checksums.Sha256Hex(bytes), d.WeightsSha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"The snippet featuriser's model zip is corrupt: stream '{WeightsStream}' does not match its SHA-256.");
         var options = new SnippetFeaturizerOptions { InputColumnName = d.InputColumnName, OutputColumnName = d.OutputColumnName, SnippetStride = d.Stride, BatchSize = d.BatchSize };
         return new SnippetFeaturizerTransformer(options, Rebuild(d.Architecture, d.NumClasses, bytes, "model zip"));
