@@ -3,9 +3,11 @@
 // budget, RGB-only and depth-only models, add and concat fusion, GeminiFusion and its ablations; evaluates the three
 // heads (RGB branch, depth branch, ensemble) with mmseg mIoU; reports missing depth at test time; saves and reloads a
 // model; writes overlays (RGB, depth, ground truth, predictions, class legend), the per-layer mean weight on the cross
-// key, results.md and runs.csv.
+// key, a bar chart of the mIoU per variant (mean ± s.d.), results.md and runs.csv.
 // Usage: dotnet run -c Release --project examples/GeminiFusion.Scenes -- [--train 400] [--test 100] [--epochs 3]
-//        [--seeds 1,2,3] [--size 64] [--lr 1e-3] [--variants all|name,name] [--out DIR]
+//        [--seeds 1,2,3] [--size 64] [--lr 1e-3] [--variants all|name,name] [--out DIR] [--merge DIR,DIR]
+// --macs prints the parameters and MACs of the official MiT-B0…B5 GeminiFusion networks and exits.
+// --merge combines the runs.csv of earlier runs (e.g. one process per seed) into one table and the plots, without training.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -33,15 +35,25 @@ var sizeO = Defaulted("--size", "Scene height and width in pixels.", 64);
 var lrO = Defaulted("--lr", "Learning rate.", 1e-3);
 var variantsO = Defaulted("--variants", "all, or variant names separated by commas (e.g. 'RGB only,GeminiFusion').", "all");
 var outO = Defaulted("--out", "Output folder.", Path.Combine("examples", "GeminiFusion.Scenes", "out"));
+var macsO = new Option<bool>("--macs") { Description = "Print parameters and MACs of the official variants (NYUDv2 480×640 and 1024×1024) and exit." };
+var mergeO = Defaulted("--merge", "Comma-separated result folders whose runs.csv are combined into --out (no training).", "");
 var root = new RootCommand("GeminiFusion on multimodal Fashion-MNIST scenes: single-modality, simple fusion, GeminiFusion and ablations. " + ExitCodesHelp)
-    { trainO, testO, epochsO, seedsO, sizeO, lrO, variantsO, outO };
+    { trainO, testO, epochsO, seedsO, sizeO, lrO, variantsO, outO, mergeO, macsO };
 if (CommandLineApp.Parse(root, args, out int exit) is not { } cli) return exit;
 int trainCount = cli.GetValue(trainO), testCount = cli.GetValue(testO), epochs = cli.GetValue(epochsO);
 int size = cli.GetValue(sizeO);
 double lr = cli.GetValue(lrO);
 var seeds = cli.GetValue(seedsO)!;
+var mergeDirs = cli.GetValue(mergeO)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+foreach (var d in mergeDirs)
+    if (!File.Exists(Path.Combine(d, "runs.csv"))) throw new UsageException($"--merge: '{d}' has no runs.csv.");
 var outDir = Directory.CreateDirectory(cli.GetValue(outO)!).FullName;
 torch.set_num_threads(1); // shared 2-core machine
+if (cli.GetValue(macsO))
+{
+    PrintMacs();
+    return 0;
+}
 
 var rgb = new GeminiFusionModality("Image", ModalityInputKind.RgbImage);
 var depth = new GeminiFusionModality("Depth", ModalityInputKind.Map);
@@ -71,8 +83,24 @@ Console.WriteLine($"GeminiFusion scenes: {trainCount} train / {testCount} test s
 
 var runs = new List<(string Variant, int Seed, double Ens, double B0, double B1, double NoDepthEns, double NoDepthRgb, double Seconds, double[] CrossWeight, double[] NoiseNorm)>();
 GeminiFusionTransformer? keep = null;
-var csv = new StringBuilder("variant,seed,miou_ensemble,miou_branch0,miou_branch1,miou_ensemble_no_depth,miou_rgb_branch_no_depth,train_seconds\n");
-foreach (var seed in seeds)
+var csv = new StringBuilder("variant,seed,miou_ensemble,miou_branch0,miou_branch1,miou_ensemble_no_depth,miou_rgb_branch_no_depth,train_seconds,cross_key_weight,k_noise_norm\n");
+string Joined(double[] xs) => string.Join(";", xs.Select(x => x.ToString("F4", inv)));
+double[] Split(string cell) => cell.Length == 0 ? [] : cell.Split(';').Select(x => double.Parse(x, inv)).ToArray();
+foreach (var dir in mergeDirs)
+    foreach (var line in File.ReadLines(Path.Combine(dir, "runs.csv")).Skip(1).Where(l => l.Length > 0))
+    {
+        var f = line.Split(',');
+        double D(int i) => double.Parse(f[i], inv);
+        runs.Add((f[0], int.Parse(f[1], inv), D(2), D(3), D(4), D(5), D(6), D(7), f.Length > 8 ? Split(f[8]) : [], f.Length > 9 ? Split(f[9]) : []));
+        csv.AppendLine(line);
+    }
+if (mergeDirs.Length > 0)
+{
+    variants = variants.Where(x => runs.Any(r => r.Variant == x.Name)).ToArray();
+    seeds = runs.Select(r => r.Seed).Distinct().Order().ToArray();
+    File.WriteAllText(Path.Combine(outDir, "runs.csv"), csv.ToString());
+}
+foreach (var seed in mergeDirs.Length > 0 ? Array.Empty<int>() : seeds)
     foreach (var (name, mods, ablation) in variants)
     {
         bool fused = ablation?.NoFusion != true;
@@ -99,20 +127,21 @@ foreach (var seed in seeds)
         }
         var (cw, nn) = fused ? LayerStats(model, test) : (Array.Empty<double>(), Array.Empty<double>());
         runs.Add((name, seed, ens, b0, b1, nd, ndRgb, secs, cw, nn));
-        csv.AppendLine(string.Create(inv, $"{name},{seed},{ens:F3},{b0:F3},{b1:F3},{nd:F3},{ndRgb:F3},{secs:F1}"));
+        csv.AppendLine(string.Create(inv, $"{name},{seed},{ens:F3},{b0:F3},{b1:F3},{nd:F3},{ndRgb:F3},{secs:F1},{Joined(cw)},{Joined(nn)}"));
         File.WriteAllText(Path.Combine(outDir, "runs.csv"), csv.ToString());
         Console.WriteLine(string.Create(inv, $"[seed {seed}] {name,-26} mIoU ensemble {ens:F2}  RGB branch {b0:F2}  depth branch {b1:F2}  no-depth ensemble {nd:F2}  ({secs:F0} s)"));
         if (name == "GeminiFusion" && keep == null) keep = model; else model.Dispose();
     }
 
 // Results table: mean ± s.d. over seeds, the three heads separately.
-string Pm(IEnumerable<double> xs)
+(double Mean, double Sd) MeanSd(IEnumerable<double> xs)
 {
     var a = xs.Where(x => !double.IsNaN(x)).ToArray();
-    if (a.Length == 0) return "–";
-    double m = a.Average(), sd = a.Length > 1 ? Math.Sqrt(a.Sum(x => (x - m) * (x - m)) / (a.Length - 1)) : 0;
-    return string.Create(inv, $"{m:F2} ± {sd:F2}");
+    if (a.Length == 0) return (double.NaN, double.NaN);
+    double m = a.Average();
+    return (m, a.Length > 1 ? Math.Sqrt(a.Sum(x => (x - m) * (x - m)) / (a.Length - 1)) : 0);
 }
+string Pm(IEnumerable<double> xs) => MeanSd(xs) is var (m, sd) && !double.IsNaN(m) ? string.Create(inv, $"{m:F2} ± {sd:F2}") : "–";
 var sb = new StringBuilder();
 sb.AppendLine($"GeminiFusion scenes ({trainCount} train / {testCount} test, {size}×{size}, MiT small, {epochs} epochs, batch 16, lr {lr.ToString(inv)}, seeds {string.Join(", ", seeds)}; mIoU %, mean ± s.d.)");
 sb.AppendLine();
@@ -152,6 +181,18 @@ foreach (var name in new[] { "GeminiFusion", "noise fixed 0 (= removed)", "const
 }
 chart.Save(Path.Combine(outDir, "cross_key_weight_per_layer.png"));
 
+// mIoU per variant and head (mean ± s.d. over seeds); the unimodal models' heads coincide, so only their ensemble is drawn.
+var bars = new PngBarChart(variants.Select(x => x.Name)) { Title = $"mIoU on the test scenes (mean ± s.d. over seeds {string.Join(", ", seeds)})", YLabel = "mIoU %" };
+foreach (var (head, pick, fusedOnly) in new (string, Func<(string Variant, int Seed, double Ens, double B0, double B1, double NoDepthEns, double NoDepthRgb, double Seconds, double[] CrossWeight, double[] NoiseNorm), double>, bool)[]
+{
+    ("ensemble", r => r.Ens, false), ("RGB branch", r => r.B0, true), ("depth branch", r => r.B1, true), ("ensemble, depth = 0", r => r.NoDepthEns, true),
+})
+{
+    var stats = variants.Select(x => x.Ablation?.NoFusion == true && fusedOnly ? (Mean: double.NaN, Sd: double.NaN) : MeanSd(runs.Where(r => r.Variant == x.Name).Select(pick))).ToArray();
+    bars.AddGroup(head, stats.Select(t => t.Mean), stats.Select(t => t.Sd));
+}
+bars.Save(Path.Combine(outDir, "miou_per_variant.png"), width: 1100);
+
 if (keep != null)
 {
     // Save, reload, compare; then overlays from the reloaded model.
@@ -164,7 +205,7 @@ if (keep != null)
     Overlays(reloaded, test, FashionScenes.Create(ml, testOpts), size, Path.Combine(outDir, "overlays.png"));
     keep.Dispose();
 }
-Console.WriteLine($"Wrote results.md, runs.csv, overlays.png and cross_key_weight_per_layer.png to {outDir}");
+Console.WriteLine($"Wrote results.md, runs.csv, miou_per_variant.png, cross_key_weight_per_layer.png{(keep != null ? ", overlays.png" : "")} to {outDir}");
 
 // Per fusion layer: mean weight on the cross key over test tokens (both directions) and ‖ε_k‖ (mean of its rows).
 static (double[] Cross, double[] Noise) LayerStats(GeminiFusionTransformer model, IDataView test)
@@ -184,6 +225,21 @@ static (double[] Cross, double[] Noise) LayerStats(GeminiFusionTransformer model
         : t.AttentionWeights.Select(w => w.select(2, 1).mean().item<float>()).Average()).ToArray();
     var noise = net.Encoder.FusionLayers.Select(f => f.KeyNoise.weight!.square().sum(1).sqrt().mean().item<float>()).Select(v => (double)v).ToArray();
     return (cross, noise);
+}
+
+// Parameters and MACs of the official variants (batch 1, two modalities, 256-d head, 40 classes), counted on META.
+static void PrintMacs()
+{
+    var inv = CultureInfo.InvariantCulture;
+    Console.WriteLine("| variant | input | parameters (M) | fusion parameters (M) | GMACs total | dual-stream blocks | fusion | fusion / blocks | patch embeddings | decoder (both branches) |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+    foreach (var (h, w) in new[] { (480, 640), (1024, 1024) })
+        foreach (var c in MitConfig.Official)
+        {
+            var r = GeminiFusionCost.Measure(c, h, w);
+            Console.WriteLine(string.Create(inv,
+                $"| {c.Name} | {h}×{w} | {r.Parameters / 1e6:F2} | {r.FusionParameters / 1e6:F2} | {r.Macs / 1e9:F2} | {r.BlockMacs / 1e9:F2} | {r.FusionMacs / 1e9:F2} | +{100.0 * r.FusionMacs / r.BlockMacs:F0} % | {r.PatchEmbedMacs / 1e9:F2} | {r.DecoderMacs / 1e9:F2} |"));
+        }
 }
 
 static void Overlays(GeminiFusionTransformer model, IDataView test, FashionScenes scenes, int size, string path)

@@ -33,17 +33,6 @@ public sealed record GeminiFusionTrace(
 /// query modality a is named <c>cross_attn_{a}_to_{others joined by _}</c> (e.g. <c>cross_attn_0_to_1_2</c>) and the
 /// noise tables have M rows.
 /// </summary>
-/// <summary>A simple fusion that replaces GeminiFusion in the accuracy baselines.</summary>
-public enum SimpleFusionKind
-{
-    /// <summary>GeminiFusion (official).</summary>
-    None,
-    /// <summary>Y_a = X_a + Σ_b X_b.</summary>
-    Add,
-    /// <summary>Y_a = X_a + Σ_b MLP([X_a ‖ X_b]).</summary>
-    Concat,
-}
-
 public sealed class GeminiFusionLayer : nn.Module<IReadOnlyList<Tensor>, Tensor[]>
 {
     private readonly TokenMultiheadAttention[] _crossAttn;

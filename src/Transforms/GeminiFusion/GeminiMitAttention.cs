@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -106,9 +107,15 @@ public sealed class GeminiMitAttention : nn.Module<IReadOnlyList<Tensor>, long, 
         {
             var qm = qs[m].reshape(b, n, NumHeads, hd).permute(0, 2, 1, 3);
             var kvm = kvs[m].reshape(b, -1, 2, NumHeads, hd).permute(2, 0, 3, 1, 4);
-            var attn = qm.matmul(kvm[0].transpose(-2, -1)).mul(_scale).softmax(-1);
+            var kt = kvm[0].transpose(-2, -1);
+            var attn = qm.matmul(kt).mul(_scale).softmax(-1);
             attn = attn_drop.call(attn);
             outs[m] = attn.matmul(kvm[1]).transpose(1, 2).reshape(b, n, c).MoveToOuterDisposeScope();
+            if (MacCounter.Active)
+            {
+                MacCounter.AddMatmul(this, "q@k", qm, kt);
+                MacCounter.AddMatmul(this, "attn@v", attn, kvm[1]);
+            }
         }
         return outs;
     }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Core.Torch;
 using MLNetExtensions.Transforms.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -89,6 +90,13 @@ public sealed class TokenMultiheadAttention : nn.Module<Tensor, Tensor, Tensor, 
         var attn = (q * kp).sum(-1).softmax(1);                                                     // (T, K, h)
         var o = (attn.unsqueeze(-1) * vp).sum(1).reshape([.. lead, Dim]);                            // (…, C)
         var output = out_proj.call(o).MoveToOuterDisposeScope();
+        if (MacCounter.Active)
+        {
+            long tokens = q.shape[0];
+            MacCounter.Add(this, "in_proj", (tokens + keys.numel() / Dim + values.numel() / Dim) * Dim * Dim); // q, each key, each value: C×C
+            MacCounter.Add(this, "scores", tokens * k * Dim);  // ⟨q′, k′_j⟩ over all heads
+            MacCounter.Add(this, "weighted_sum", tokens * k * Dim); // Σ_j α_j v′_j
+        }
         var weights = needWeights ? attn.reshape([.. lead, k, Heads]).MoveToOuterDisposeScope() : null;
         return (output, weights);
     }
